@@ -1,0 +1,319 @@
+import HotlineCore
+import Logging
+import NIOCore
+import RTP
+
+/// What was negotiated for one leg's audio stream (the SDP answer, in media terms).
+public struct RTPSessionParameters: Sendable {
+    public var law: G711Law
+    public var payloadType: UInt8
+    /// The caller's RFC 4733 telephone-event payload type, if offered.
+    public var telephoneEventPayloadType: UInt8?
+    /// Where the SDP says to send; replaced by the latched source once media arrives
+    /// (symmetric RTP). Nil when the offer gave no usable address (e.g. 0.0.0.0).
+    public var remote: SocketAddress?
+    public var sends: Bool
+    public var receives: Bool
+    /// Hang up a leg from which no RTP arrived for this long (nil: never).
+    public var noMediaTimeout: TimeAmount?
+
+    public init(
+        law: G711Law, payloadType: UInt8, telephoneEventPayloadType: UInt8?, remote: SocketAddress?,
+        sends: Bool = true, receives: Bool = true, noMediaTimeout: TimeAmount?
+    ) {
+        self.law = law
+        self.payloadType = payloadType
+        self.telephoneEventPayloadType = telephoneEventPayloadType
+        self.remote = remote
+        self.sends = sends
+        self.receives = receives
+        self.noMediaTimeout = noMediaTimeout
+    }
+}
+
+/// Per-leg counters, read into the call detail record and metrics when the leg closes.
+public struct RTPStatistics: Sendable, Equatable {
+    public var packetsSent: UInt64 = 0
+    public var packetsReceived: UInt64 = 0
+    /// Not RTP at all (short header, wrong version, bad lengths).
+    public var malformedDropped: UInt64 = 0
+    /// Valid RTP from an address other than the latched source (injection attempts).
+    public var foreignSourceDropped: UInt64 = 0
+    /// A payload type that was never negotiated.
+    public var unknownPayloadTypeDropped: UInt64 = 0
+    public var digitsReceived: UInt64 = 0
+    public init() {}
+}
+
+public enum MediaEvent: Sendable, Equatable {
+    case noMediaTimeout
+}
+
+/// One call leg's RTP stream: a UDP socket of its own, a paced sender fed by the loop's
+/// `MediaClock`, and a receiver that latches the peer's address and decodes RFC 4733 keys.
+///
+/// Confined to `eventLoop`: every method that is not `public` and `nonisolated`-safe must run
+/// there; the public API hops to it.
+public final class RTPSession: @unchecked Sendable {
+    public let eventLoop: EventLoop
+    public let localPort: Int
+    private let clock: MediaClock
+    private let logger: Logger
+    private var channel: Channel?
+    private var parameters: RTPSessionParameters
+    private let onEvent: @Sendable (MediaEvent) -> Void
+    private let onClose: @Sendable (RTPSession) -> Void
+
+    // Sender state (RFC 3550 §5.1): random initial sequence number, timestamp and SSRC.
+    private let ssrc: UInt32
+    private var sequenceNumber: UInt16
+    private var timestamp: UInt32
+    private var markerPending = true
+
+    // Playback.
+    private var playlist: [[UInt8]] = []
+    private var playlistIndex = 0
+    private var frameOffset = 0
+    private var playbackInterruptible = false
+    private var playbackPromise: EventLoopPromise<PlaybackOutcome>?
+
+    // Keys.
+    private var telephoneEvents = TelephoneEventReceiver()
+    private var queuedDigits: [Character] = []
+    private var digitPromise: EventLoopPromise<Character?>?
+    private var digitTimeout: Scheduled<Void>?
+
+    // Receive.
+    private var latchedSource: SocketAddress?
+    private var lastReceived: NIODeadline
+    private var timeoutReported = false
+
+    public private(set) var statistics = RTPStatistics()
+    private var closedCause: HangupCause?
+
+    init(
+        eventLoop: EventLoop, clock: MediaClock, localPort: Int, parameters: RTPSessionParameters,
+        logger: Logger,
+        onEvent: @escaping @Sendable (MediaEvent) -> Void,
+        onClose: @escaping @Sendable (RTPSession) -> Void
+    ) {
+        self.eventLoop = eventLoop
+        self.clock = clock
+        self.localPort = localPort
+        self.parameters = parameters
+        self.logger = logger
+        self.onEvent = onEvent
+        self.onClose = onClose
+        var rng = SystemRandomNumberGenerator()
+        self.ssrc = UInt32.random(in: .min ... .max, using: &rng)
+        self.sequenceNumber = UInt16.random(in: .min ... .max, using: &rng)
+        self.timestamp = UInt32.random(in: .min ... .max, using: &rng)
+        self.lastReceived = .now()
+    }
+
+    func attach(_ channel: Channel) {
+        eventLoop.assertInEventLoop()
+        self.channel = channel
+        lastReceived = .now()
+        clock.add(self)
+    }
+
+    // MARK: Public operations (any thread)
+
+    /// Plays the prompts in order; completes with `.finished`, or `.interrupted` when a key
+    /// arrives during an interruptible playback. Fails with `CallEnded` once the leg closes.
+    public func play(_ prompts: [EncodedPrompt], interruptible: Bool) -> EventLoopFuture<PlaybackOutcome> {
+        eventLoop.flatSubmit { [self] in
+            if let cause = closedCause { return eventLoop.makeFailedFuture(CallEnded(cause: cause)) }
+            if interruptible, let digit = queuedDigits.first {
+                return eventLoop.makeSucceededFuture(.interrupted(by: digit))
+            }
+            stopPlayback(with: .finished)   // a new playback replaces the old one
+            let law = parameters.law
+            playlist = prompts.map { $0.payload(for: law) }.filter { !$0.isEmpty }
+            playlistIndex = 0
+            frameOffset = 0
+            playbackInterruptible = interruptible
+            if playlist.isEmpty { return eventLoop.makeSucceededFuture(.finished) }
+            let promise = eventLoop.makePromise(of: PlaybackOutcome.self)
+            playbackPromise = promise
+            return promise.futureResult
+        }
+    }
+
+    /// The next key pressed (queued keys first), or nil after `timeout`.
+    public func collectDigit(timeout: TimeAmount) -> EventLoopFuture<Character?> {
+        eventLoop.flatSubmit { [self] in
+            if let cause = closedCause { return eventLoop.makeFailedFuture(CallEnded(cause: cause)) }
+            if !queuedDigits.isEmpty { return eventLoop.makeSucceededFuture(queuedDigits.removeFirst()) }
+            digitPromise?.succeed(nil)
+            digitTimeout?.cancel()
+            let promise = eventLoop.makePromise(of: Character?.self)
+            digitPromise = promise
+            digitTimeout = eventLoop.scheduleTask(in: timeout) { [self] in
+                guard let p = digitPromise else { return }
+                digitPromise = nil
+                digitTimeout = nil
+                p.succeed(nil)
+            }
+            return promise.futureResult
+        }
+    }
+
+    /// Closes the socket and fails pending operations with `CallEnded(cause)`. Idempotent.
+    public func close(cause: HangupCause) {
+        eventLoop.execute { [self] in closeOnLoop(cause: cause) }
+    }
+
+    public func readStatistics() -> EventLoopFuture<RTPStatistics> {
+        eventLoop.submit { [self] in statistics }
+    }
+
+    // MARK: Loop-confined
+
+    private func closeOnLoop(cause: HangupCause) {
+        guard closedCause == nil else { return }
+        closedCause = cause
+        clock.remove(self)
+        let ended = CallEnded(cause: cause)
+        playbackPromise?.fail(ended)
+        playbackPromise = nil
+        digitTimeout?.cancel()
+        digitPromise?.fail(ended)
+        digitPromise = nil
+        channel?.close(promise: nil)
+        channel = nil
+        onClose(self)
+    }
+
+    private func stopPlayback(with outcome: PlaybackOutcome) {
+        playlist = []
+        playlistIndex = 0
+        frameOffset = 0
+        if let p = playbackPromise {
+            playbackPromise = nil
+            p.succeed(outcome)
+        }
+    }
+
+    /// Called by the clock every 20 ms.
+    func tick(now: NIODeadline, tick: UInt64) {
+        if parameters.sends, let channel, let remote = latchedSource ?? parameters.remote {
+            sendFrame(channel: channel, to: remote)
+        } else {
+            advancePlayback()
+        }
+        if tick % 50 == 0, let limit = parameters.noMediaTimeout, parameters.receives, !timeoutReported,
+            now - lastReceived > limit
+        {
+            timeoutReported = true
+            onEvent(.noMediaTimeout)
+        }
+    }
+
+    private func sendFrame(channel: Channel, to remote: SocketAddress) {
+        let frame = MediaFormat.samplesPerFrame
+        var buffer = channel.allocator.buffer(capacity: 12 + frame)
+        buffer.writeInteger(UInt8(0x80))   // V=2, no padding, no extension, no CSRC
+        buffer.writeInteger((markerPending ? 0x80 : 0) | (parameters.payloadType & 0x7F))
+        buffer.writeInteger(sequenceNumber)
+        buffer.writeInteger(timestamp)
+        buffer.writeInteger(ssrc)
+        if playlistIndex < playlist.count {
+            buffer.writeBytes(playlist[playlistIndex][frameOffset..<(frameOffset + frame)])
+        } else {
+            buffer.writeRepeatingByte(MediaFormat.silence(parameters.law), count: frame)
+        }
+        markerPending = false
+        sequenceNumber &+= 1
+        timestamp &+= UInt32(frame)
+        statistics.packetsSent += 1
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+        advancePlayback()
+    }
+
+    private func advancePlayback() {
+        guard playlistIndex < playlist.count else { return }
+        frameOffset += MediaFormat.samplesPerFrame
+        if frameOffset >= playlist[playlistIndex].count {
+            frameOffset = 0
+            playlistIndex += 1
+            if playlistIndex == playlist.count { stopPlayback(with: .finished) }
+        }
+    }
+
+    func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        guard closedCause == nil else { return }
+        let parsed: (header: RTPHeader, payloadRange: Range<Int>)
+        do {
+            parsed = try envelope.data.withUnsafeReadableBytes { try RTPPacketView.parse($0) }
+        } catch {
+            statistics.malformedDropped += 1
+            return
+        }
+        // Symmetric RTP: the first valid packet latches the peer; later packets from any other
+        // address are ignored, so nobody can inject audio or keys into a citizen's call.
+        if let latched = latchedSource {
+            if latched != envelope.remoteAddress {
+                statistics.foreignSourceDropped += 1
+                return
+            }
+        }
+        let pt = parsed.header.payloadType
+        if pt == parameters.payloadType {
+            accept(from: envelope.remoteAddress)
+        } else if let te = parameters.telephoneEventPayloadType, pt == te {
+            accept(from: envelope.remoteAddress)
+            let event = envelope.data.withUnsafeReadableBytes { raw in
+                TelephoneEvent.parse(UnsafeRawBufferPointer(rebasing: raw[parsed.payloadRange]))
+            }
+            if let event, let digit = telephoneEvents.receive(event, timestamp: parsed.header.timestamp) {
+                deliver(digit)
+            }
+        } else if pt == 13 {
+            accept(from: envelope.remoteAddress)   // RFC 3389 comfort noise: valid, nothing to play
+        } else {
+            statistics.unknownPayloadTypeDropped += 1
+        }
+    }
+
+    private func accept(from source: SocketAddress) {
+        if latchedSource == nil {
+            latchedSource = source
+            logger.debug("RTP source latched", metadata: ["source": "\(source)", "port": "\(localPort)"])
+        }
+        statistics.packetsReceived += 1
+        lastReceived = .now()
+    }
+
+    private func deliver(_ digit: Character) {
+        statistics.digitsReceived += 1
+        if let p = digitPromise {
+            digitPromise = nil
+            digitTimeout?.cancel()
+            digitTimeout = nil
+            p.succeed(digit)
+            return
+        }
+        queuedDigits.append(digit)
+        if queuedDigits.count > 32 { queuedDigits.removeFirst() }   // bounded type-ahead
+        if playbackPromise != nil && playbackInterruptible {
+            stopPlayback(with: .interrupted(by: digit))
+        }
+    }
+}
+
+/// Receives datagrams on a leg's socket and hands them to the session (on its loop).
+final class RTPReceiveHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let session: RTPSession
+    init(session: RTPSession) { self.session = session }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        session.receive(unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // ICMP errors on UDP surface here (e.g. port unreachable); they must not close the leg.
+    }
+}

@@ -1,0 +1,39 @@
+import NIOCore
+import SIPMessages
+
+/// One TCP connection opened by a peer: frames the byte stream into messages by
+/// Content-Length (RFC 3261 §18.3) and hands them to the endpoint. A framing error is fatal
+/// for the connection (the stream can no longer be trusted) but not for the listener.
+final class TCPTransportHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let endpoint: SIPEndpoint
+    private var framer: SIPStreamFramer
+
+    init(endpoint: SIPEndpoint, limits: SIPParser.Limits) {
+        self.endpoint = endpoint
+        self.framer = SIPStreamFramer(limits: limits)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        framer.append(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        let flow = SIPFlow.stream(channel: context.channel, transport: .tcp)
+        do {
+            while let message = try framer.next() {
+                endpoint.receive(message, flow: flow, framed: true)
+            }
+        } catch {
+            endpoint.streamFramingFailed(error, flow: flow)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        endpoint.transportErrorCount.increment()
+        context.close(promise: nil)
+    }
+}

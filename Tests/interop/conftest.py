@@ -1,0 +1,215 @@
+"""Fixtures for the interop suite: start the hotline daemon on free loopback ports, wait until
+it answers SIP OPTIONS, stop it with SIGTERM and insist on exit code 0.
+
+Environment:
+  HOTLINE_BIN     daemon binary (default <repo>/.build/debug/hotline)
+  HOTLINE_CONFIG  config file (default <repo>/hotline.yaml)
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from siputil import LOCAL, options_ok  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+HOTLINE_BIN = Path(os.environ.get("HOTLINE_BIN", REPO / ".build" / "debug" / "hotline"))
+HOTLINE_CONFIG = Path(os.environ.get("HOTLINE_CONFIG", REPO / "hotline.yaml"))
+STARTUP_TIMEOUT = float(os.environ.get("HOTLINE_STARTUP_TIMEOUT", "20"))
+STOP_TIMEOUT = 15.0
+LOG_TAIL_LINES = 60
+
+_used_ports: set[int] = set()
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 for both UDP and TCP (the daemon listens on both)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind((LOCAL, 0))
+            port = t.getsockname()[1]
+            if port in _used_ports:
+                continue
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                    u.bind((LOCAL, port))
+            except OSError:
+                continue
+        _used_ports.add(port)
+        return port
+    raise RuntimeError("no free port")
+
+
+def free_udp_range(count: int) -> tuple[int, int]:
+    """An even-based range of `count` UDP ports all free on 127.0.0.1 right now."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - count, 2)
+        ports = range(base, base + count)
+        if any(p in _used_ports for p in ports):
+            continue
+        socks = []
+        try:
+            for p in ports:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind((LOCAL, p))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        _used_ports.update(ports)
+        return base, base + count - 1
+    raise RuntimeError("no free UDP port range")
+
+
+class Hotline:
+    def __init__(self, tmp: Path, rtp_range: tuple[int, int] | None = None,
+                 no_media_timeout: float | None = None, drain_timeout: float | None = None,
+                 extra: list[str] | None = None):
+        self.sip_port = free_port()
+        self.http_port = free_port()
+        self.data_dir = tmp / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = tmp / "hotline.log"
+        self.rtp_range = rtp_range
+        self.expected_rc = 0
+        self.args = [str(HOTLINE_BIN), "serve", "--config", str(HOTLINE_CONFIG),
+                     "--sip-address", LOCAL, "--sip-port", str(self.sip_port),
+                     "--http-port", str(self.http_port), "--data-dir", str(self.data_dir)]
+        if rtp_range:
+            self.args += ["--rtp-port-min", str(rtp_range[0]), "--rtp-port-max", str(rtp_range[1])]
+        if no_media_timeout is not None:
+            self.args += ["--no-media-timeout", f"{no_media_timeout:g}"]
+        if drain_timeout is not None:
+            self.args += ["--drain-timeout", f"{drain_timeout:g}"]
+        self.args += extra or []
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Hotline":
+        if not HOTLINE_BIN.exists():
+            pytest.fail(f"daemon binary {HOTLINE_BIN} does not exist: run `swift build` "
+                        f"or set HOTLINE_BIN", pytrace=False)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=REPO, start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"hotline exited with {self.proc.returncode} during startup:\n"
+                            f"{self.tail()}", pytrace=False)
+            if options_ok(self.sip_port, timeout=0.3):
+                return self
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(f"hotline did not answer OPTIONS on {LOCAL}:{self.sip_port} within "
+                    f"{STARTUP_TIMEOUT}s:\n{self.tail()}", pytrace=False)
+
+    @property
+    def uri(self) -> str:
+        return f"sip:12345@{LOCAL}:{self.sip_port}"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def sigterm(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+
+    def stop(self) -> int | None:
+        """SIGTERM, wait, SIGKILL as a last resort. Returns the exit code (None if killed)."""
+        if self.proc is None:
+            return None
+        if self.alive():
+            self.sigterm()
+            if self.wait(STOP_TIMEOUT) is None:
+                self.kill()
+                self._log.close()
+                return None
+        self._log.close()
+        return self.proc.returncode
+
+    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            self._log.flush()
+        except (AttributeError, ValueError):
+            pass
+        try:
+            text = self.log_path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
+    if report.failed:
+        for h in getattr(item, "_hotlines", []):
+            report.sections.append((f"hotline log (tail, {h.log_path})", h.tail()))
+
+
+@pytest.fixture
+def hotline_factory(request, tmp_path):
+    """Start daemons with options; all are stopped at teardown and must exit with 0."""
+    started: list[Hotline] = []
+    request.node._hotlines = started
+
+    def start(**kw) -> Hotline:
+        h = Hotline(tmp_path / f"hotline{len(started)}", **kw)
+        started.append(h)
+        return h.start()
+
+    yield start
+    problems = []
+    for h in started:
+        rc = h.stop()
+        if rc != h.expected_rc:
+            problems.append(f"hotline on port {h.sip_port} exited with {rc} "
+                            f"(want {h.expected_rc}); log tail:\n{h.tail()}")
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def hotline(hotline_factory) -> Hotline:
+    return hotline_factory()
+
+
+@pytest.fixture
+def port():
+    return free_port
+
+
+def require_tool(name: str) -> str:
+    from shutil import which
+    path = which(name)
+    if path is None:
+        pytest.fail(f"'{name}' is not installed (apt-get install sip-tester)", pytrace=False)
+    return path
