@@ -145,9 +145,11 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                     if answerDelay > .zero {
                         rtp.eventLoop.scheduleTask(in: .milliseconds(answerDelay.milliseconds)) {
                             session.accept(sdp: sdp)
+                            rtp.start()
                         }
                     } else {
                         session.accept(sdp: sdp)
+                        rtp.start()
                     }
                 case .failure(let error):
                     logger.error("no media for call", metadata: ["call": "\(call.id)", "error": "\(error)"])
@@ -195,10 +197,14 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         if !remaining.isEmpty {
             logger.notice("drain timeout: hanging up calls", metadata: ["calls": "\(remaining.count)"])
         }
-        await withTaskGroup(of: Void.self) { group in
-            for call in remaining {
-                group.addTask { await call.hangup(cause: .shutdown) }
-            }
+        // BYE every remaining call; wait briefly for the answers, not for a dead peer's
+        // Timer F (32 s).
+        for call in remaining {
+            Task { await call.hangup(cause: .shutdown) }
+        }
+        let byeDeadline = ContinuousClock.now + .seconds(3)
+        while activeCallCount > 0, ContinuousClock.now < byeDeadline {
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 }

@@ -45,8 +45,8 @@ public final class MediaEngine: Sendable {
 
     public var sessionsInUse: Int { ports.inUseCount }
 
-    /// Opens a session on the next event loop; the returned session is already sending
-    /// (silence until something plays) and receiving.
+    /// Opens a session on the next event loop; the returned session receives at once and
+    /// sends once `start()` is called.
     public func openSession(
         parameters: RTPSessionParameters,
         onEvent: @escaping @Sendable (MediaEvent) -> Void

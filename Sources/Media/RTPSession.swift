@@ -90,6 +90,7 @@ public final class RTPSession: @unchecked Sendable {
 
     public private(set) var statistics = RTPStatistics()
     private var closedCause: HangupCause?
+    private var started = false
 
     init(
         eventLoop: EventLoop, clock: MediaClock, localPort: Int, parameters: RTPSessionParameters,
@@ -114,8 +115,17 @@ public final class RTPSession: @unchecked Sendable {
     func attach(_ channel: Channel) {
         eventLoop.assertInEventLoop()
         self.channel = channel
-        lastReceived = .now()
-        clock.add(self)
+    }
+
+    /// Starts sending (silence until something plays) and the no-media watch. Called when the
+    /// call is answered; before that the socket only receives. Idempotent.
+    public func start() {
+        eventLoop.execute { [self] in
+            guard closedCause == nil, !started else { return }
+            started = true
+            lastReceived = .now()
+            clock.add(self)
+        }
     }
 
     // MARK: Public operations (any thread)

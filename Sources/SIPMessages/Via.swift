@@ -7,6 +7,11 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     public var port: Int?
     /// Parameters: names lowercased, values as written.
     public var parameters: [URIParameter]
+    /// sent-protocol name and version, "SIP" and "2.0" in practice. Other
+    /// values are grammatical (RFC 3261 §25.1) and kept so that e.g. a 505 can
+    /// still be routed back to a peer speaking another version.
+    public var protocolName: String = "SIP"
+    public var protocolVersion: String = "2.0"
 
     public init(transport: String, host: String, port: Int? = nil, parameters: [URIParameter] = []) {
         self.transport = uppercasedASCII(transport)
@@ -69,7 +74,7 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "SIP/2.0/\(transport) \(sentBy)\(serializeParameters(parameters))"
+        "\(protocolName)/\(protocolVersion)/\(transport) \(sentBy)\(serializeParameters(parameters))"
     }
 
     public static func parse(_ text: String) throws(SIPParseError) -> Via {
@@ -94,10 +99,9 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
             guard i > s else { throw fail("malformed sent-protocol") }
             parts.append(s..<i)
         }
-        guard lowercasedASCII(b, parts[0].lowerBound, parts[0].upperBound) == "sip",
-              text(b, parts[1].lowerBound, parts[1].upperBound) == "2.0" else {
-            throw fail("protocol is not SIP/2.0")
-        }
+        var protocolName = text(b, parts[0].lowerBound, parts[0].upperBound)
+        if protocolName != "SIP" && equalsIgnoringCase(protocolName, "SIP") { protocolName = "SIP" }
+        let protocolVersion = text(b, parts[1].lowerBound, parts[1].upperBound)
         let transport = uppercasedASCII(text(b, parts[2].lowerBound, parts[2].upperBound))
         guard i < hi, isLWSByte(b[i]) else { throw fail("missing sent-by") }
         i = skipLWS(b, i, hi)
@@ -136,6 +140,8 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
         }
         var via = Via(transport: transport, host: "", port: port, parameters: params)
         via.host = host
+        via.protocolName = protocolName
+        via.protocolVersion = protocolVersion
         return via
     }
 }

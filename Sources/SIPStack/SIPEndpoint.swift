@@ -566,7 +566,7 @@ struct DialogKey: Hashable {
 struct TransactionTimerTable {
     private var scheduled: [TransactionTimer: Scheduled<Void>] = [:]
 
-    mutating func start(_ timer: TransactionTimer, after: Duration, on loop: EventLoop, fire: @escaping () -> Void) {
+    mutating func start(_ timer: TransactionTimer, after: Duration, on loop: EventLoop, fire: @escaping @Sendable () -> Void) {
         scheduled[timer]?.cancel()
         scheduled[timer] = loop.scheduleTask(in: TimeAmount(after)) { fire() }
     }
@@ -588,7 +588,7 @@ extension TimeAmount {
     }
 }
 
-final class ServerInviteEntry {
+final class ServerInviteEntry: @unchecked Sendable {  // confined to the endpoint's loop
     let key: TransactionKey
     let request: SIPRequest
     let flow: SIPFlow
@@ -604,7 +604,7 @@ final class ServerInviteEntry {
     }
 }
 
-final class ServerNonInviteEntry {
+final class ServerNonInviteEntry: @unchecked Sendable {  // confined to the endpoint's loop
     let key: TransactionKey
     let request: SIPRequest
     let flow: SIPFlow
@@ -619,7 +619,7 @@ final class ServerNonInviteEntry {
     }
 }
 
-final class ClientNonInviteEntry {
+final class ClientNonInviteEntry: @unchecked Sendable {  // confined to the endpoint's loop
     let branch: String
     let flow: SIPFlow
     var machine: ClientNonInviteTransaction<SIPRequest>

@@ -29,22 +29,22 @@ final class FakeCall: CallControl, @unchecked Sendable {
     var timeouts: [Duration] { state.withLockedValue { $0.timeouts } }
 
     func play(_ prompts: [String], interruptible: Bool) async throws(CallEnded) -> PlaybackOutcome {
-        try state.withLockedValue { s throws(CallEnded) in
-            if let cause = s.hungUp { throw CallEnded(cause: cause) }
+        try state.withLockedValue { s -> Result<PlaybackOutcome, CallEnded> in
+            if let cause = s.hungUp { return .failure(CallEnded(cause: cause)) }
             s.played += prompts
-            if interruptible, let key = s.typeAhead.first { return .interrupted(by: key) }
-            return .finished
-        }
+            if interruptible, let key = s.typeAhead.first { return .success(.interrupted(by: key)) }
+            return .success(.finished)
+        }.get()
     }
 
     func collectDigit(timeout: Duration) async throws(CallEnded) -> Character? {
-        try state.withLockedValue { s throws(CallEnded) in
-            if let cause = s.hungUp { throw CallEnded(cause: cause) }
+        try state.withLockedValue { s -> Result<Character?, CallEnded> in
+            if let cause = s.hungUp { return .failure(CallEnded(cause: cause)) }
             s.timeouts.append(timeout)
-            if !s.typeAhead.isEmpty { return s.typeAhead.removeFirst() }
-            guard !s.plan.isEmpty else { throw CallEnded(cause: .callerHangup) }  // caller gives up
-            return s.plan.removeFirst()
-        }
+            if !s.typeAhead.isEmpty { return .success(s.typeAhead.removeFirst()) }
+            guard !s.plan.isEmpty else { return .failure(CallEnded(cause: .callerHangup)) }  // caller gives up
+            return .success(s.plan.removeFirst())
+        }.get()
     }
 
     func hangup(cause: HangupCause) async {

@@ -79,7 +79,7 @@ final class FramerTests: XCTestCase {
         var threw = false
         for _ in 0..<20 {
             f.append(line)
-            do {
+            do throws(SIPParseError) {
                 _ = try f.next()
             } catch {
                 XCTAssertEqual(error.kind, .tooLarge)

@@ -24,7 +24,7 @@ final class RFC4475Tests: XCTestCase {
                     XCTFail("\(e.file) (\(e.section) \(e.title)) should parse but failed: \(error)")
                 }
             case "invalid":
-                do {
+                do throws(SIPParseError) {
                     let m = try parser.parse(datagram: data)
                     XCTFail("\(e.file) (\(e.section) \(e.title)) should be rejected but parsed: \(m)")
                 } catch {
@@ -41,8 +41,9 @@ final class RFC4475Tests: XCTestCase {
     }
 
     private func error(_ name: String) throws -> SIPParseError {
-        do {
-            _ = try parser.parse(datagram: try RFC4475.load(name))
+        let data = try RFC4475.load(name)
+        do throws(SIPParseError) {
+            _ = try parser.parse(datagram: data)
         } catch {
             return error
         }

@@ -12,6 +12,7 @@ graceful shutdown (503 while draining, BYE at the drain timeout, exit 0).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import random
 import signal
 import socket
@@ -259,6 +260,7 @@ class Server:
         except (KeyError, ValueError, IndexError):
             return  # unreadable: drop
         method = parts[0]
+        log("<-", req.start_line, req.get("Call-ID"))
         if meth != method:
             return self.respond(reply, req, 400, "CSeq Method Does Not Match Request-Line")
         mf = req.get("Max-Forwards")
@@ -376,6 +378,7 @@ def main():
     ap.add_argument("--drain-timeout", type=float, default=30)
     srv = Server(ap.parse_args())
     signal.signal(signal.SIGTERM, srv.sigterm)
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid> dumps every thread's stack
     srv.serve()
     return 0
 
