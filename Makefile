@@ -7,10 +7,11 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_PACKAGES := espeak-ng sox
 TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv
+BENCH_PACKAGES := sip-tester sox tshark baresip-core
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: run test unit-test interop-test bench build release deps-run deps-test prompts venv clean
+.PHONY: run test unit-test interop-test bench build release deps-run deps-test deps-bench prompts venv clean
 
 run: deps-run build
 	.build/debug/hotline serve --config hotline.yaml
@@ -27,6 +28,10 @@ deps-run:
 
 deps-test:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; fi
+
+deps-bench:
+	@missing=$$(for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; fi
 
 venv: $(VENV)/.installed
@@ -49,7 +54,7 @@ unit-test:
 interop-test: build
 	HOTLINE_BIN=$(CURDIR)/.build/debug/hotline $(PYTHON) -m pytest -v Tests/interop
 
-bench: deps-test venv release
+bench: deps-bench venv release
 	bench/run.sh
 
 clean:

@@ -23,6 +23,9 @@ Environment (all optional):
   BENCH_QUICK=1        smoke run: steps 50 100, hold 10 s, latency run of 5 s
   BENCH_DAEMON_CPU / BENCH_SIPP_CPU   cores to pin to (default 1 / 0)
   BENCH_NO_CAPTURE=1   skip the tshark capture
+  BENCH_PEER_STEP      concurrency of the side-by-side run against baresip (default 100;
+                       baresip saturates one core near 200 calls, PEERS.md)
+  BENCH_NO_PEER=1      skip the baresip run
 """
 from __future__ import annotations
 
@@ -68,6 +71,7 @@ CPS_SECONDS = int(env("BENCH_CPS_SECONDS", "5" if QUICK else "10"))
 CPS_HOLD_MS = int(env("BENCH_CPS_HOLD_MS", "2000"))
 DAEMON_CPU = env("BENCH_DAEMON_CPU", "1")
 SIPP_CPU = env("BENCH_SIPP_CPU", "0")
+PEER_STEP = int(env("BENCH_PEER_STEP", "50" if QUICK else "100"))
 CAPTURE = env("BENCH_NO_CAPTURE", "") in ("", "0") and shutil.which("tshark") is not None
 SIPP_CPU_LIMIT = 70.0
 
@@ -151,6 +155,8 @@ class Daemon:
                 raise SystemExit(f"daemon did not come up; see {work / 'hotline.log'}")
             time.sleep(0.2)
         self.pid = self.proc.pid  # taskset execs the daemon: same pid
+        self.service = "12345"
+        self.name = "hotline"
 
     def stop(self) -> int | None:
         self.proc.send_signal(signal.SIGTERM)
@@ -162,10 +168,64 @@ class Daemon:
             return None
 
 
-def sipp_cmd(d: Daemon, work: Path, limit: int, rate: float, count: int, hold_ms: int,
+class Baresip:
+    """The peer run side by side: baresip 1.0 auto-answering and playing a WAV file (the same
+    job as the daemon's prompt playback), pinned to the daemon's core, driven by the same SIPp
+    scenario. PEERS.md: its aufile source ends the call at end of file, so the file is padded
+    well past the hold time."""
+
+    def __init__(self, work: Path, max_calls: int):
+        exe = shutil.which("baresip")
+        if exe is None:
+            raise SystemExit("bench: baresip missing (apt-get install baresip-core)")
+        conf = work / "baresip"
+        conf.mkdir(parents=True, exist_ok=True)
+        wav = conf / "prompt.wav"
+        seconds = HOLD_MS / 1000 + 60
+        subprocess.run(["sox", str(REPO / "Prompts" / "zh-CN" / "welcome.wav"), str(wav),
+                        "repeat", str(int(seconds // 3) + 1)], check=True)
+        self.sip_port = free_port()
+        (conf / "config").write_text(
+            "poll_method epoll\n"
+            f"sip_listen {LOCAL}:{self.sip_port}\n"
+            f"call_max_calls {max_calls + 100}\n"
+            "call_local_timeout 120\n"
+            "module_path /usr/lib/baresip/modules\n"
+            "module g711.so\nmodule aufile.so\nmodule_app account.so\n"
+            "audio_player aufile,/dev/null\n"
+            f"audio_source aufile,{wav}\n"
+            "audio_alert aufile,/dev/null\n"
+            "rtp_ports 40000-59999\n")
+        (conf / "accounts").write_text(
+            f"<sip:12345@{LOCAL}>;regint=0;answermode=auto;audio_codecs=PCMU\n")
+        self.log = open(work / "baresip.log", "wb")
+        self.proc = subprocess.Popen(["taskset", "-c", DAEMON_CPU, exe, "-f", str(conf), "-n", LOCAL],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=conf)
+        self.pid = self.proc.pid
+        self.service = "12345"
+        self.name = "baresip"
+        self.bin = Path(exe)
+        deadline = time.monotonic() + 15
+        while not options_ok(self.sip_port, 0.3):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"baresip did not come up; see {work / 'baresip.log'}")
+            time.sleep(0.2)
+
+    def stop(self) -> int | None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+
+def sipp_cmd(d, work: Path, limit: int, rate: float, count: int, hold_ms: int,
              timeout_s: int) -> list[str]:
     return ["taskset", "-c", SIPP_CPU, "sipp", f"{LOCAL}:{d.sip_port}",
-            "-sf", str(HERE / "uac-prompt.xml"), "-s", "12345",
+            "-sf", str(HERE / "uac-prompt.xml"), "-s", d.service,
             "-i", LOCAL, "-mi", LOCAL, "-p", str(free_port()), "-mp", str(free_port()),
             "-buff_size", "4194304", "-l", str(limit), "-r", f"{rate:g}", "-m", str(count),
             "-d", str(hold_ms), "-nostdin", "-timeout", f"{timeout_s}s", "-timeout_error",
@@ -174,7 +234,7 @@ def sipp_cmd(d: Daemon, work: Path, limit: int, rate: float, count: int, hold_ms
             "-trace_screen", "-screen_file", str(work / "screen.log")]
 
 
-def run_step(d: Daemon, work: Path, limit: int, idle_rss: int) -> dict:
+def run_step(d, work: Path, limit: int, idle_rss: int) -> dict:
     hold_s = HOLD_MS / 1000
     rate = max(1.0, math.ceil(limit * 1.25 / hold_s))  # reach L in 0.8 x hold
     count = 2 * limit
@@ -196,7 +256,7 @@ def run_step(d: Daemon, work: Path, limit: int, idle_rss: int) -> dict:
             except (FileNotFoundError, ProcessLookupError):
                 pass
             mid = (steady_from + steady_to) / 2
-            if CAPTURE and capture is None and t >= mid - 2.5:
+            if CAPTURE and d.name == "hotline" and capture is None and t >= mid - 2.5:
                 capture = subprocess.Popen(
                     ["taskset", "-c", SIPP_CPU, "tshark", "-i", "lo", "-a", "duration:5",
                      "-s", "96", "-f", f"udp and src host {LOCAL} and src portrange {RTP_MIN}-{RTP_MAX}",
@@ -284,6 +344,25 @@ def table(results: list[dict], lat: dict | None) -> str:
     return out
 
 
+def comparison(ours: dict | None, peer: dict | None) -> str:
+    if not ours or not peer:
+        return ""
+    def ratio(key):
+        a, b = ours.get(key), peer.get(key)
+        return f"{b / a:.1f}×" if a and b else "-"
+    rows = [f"\nSide by side at {PEER_STEP} concurrent calls, same SIPp scenario, same core "
+            f"(each answers and plays a prompt to every call):\n",
+            "| system | ok / failed | CPU per call | RSS per call | INVITE→200 p99 |",
+            "|---|---:|---:|---:|---:|"]
+    for name, r in (("hotline", ours), ("baresip 1.0", peer)):
+        rows.append(f"| {name} | {r['ok_calls']} / {fmt(r.get('failed_calls'), 'd')} "
+                    f"| {fmt(r.get('cpu_pct_per_call'), '.3f', '%')} | {fmt(r.get('rss_kib_per_call'), '.0f', ' KiB')} "
+                    f"| {fmt(r['lat_p99_ms'], '.1f')} ms |")
+    rows.append(f"\nRatio baresip ÷ hotline: CPU per call {ratio('cpu_pct_per_call')}, "
+                f"RSS per call {ratio('rss_kib_per_call')}.\n")
+    return "\n".join(rows)
+
+
 def cpu_model() -> str:
     try:
         for line in open("/proc/cpuinfo"):
@@ -301,7 +380,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     print(f"bench: work dir {work}; steps {STEPS}; hold {HOLD_MS} ms", flush=True)
     d = Daemon(work)
-    results, lat = [], None
+    results, lat, ours_at_peer_step, peer_result = [], None, None, None
     try:
         time.sleep(1)
         idle = rss_kib(d.pid)
@@ -317,9 +396,23 @@ def main() -> int:
             print(f"bench: latency at {CPS} calls/s ...", flush=True)
             lat = run_latency(d, work / "latency")
             print("bench:", json.dumps(lat), flush=True)
+        ours_at_peer_step = next((r for r in results if r["concurrency"] == PEER_STEP), None)
+        if ours_at_peer_step is None and d.proc.poll() is None:
+            time.sleep(3)
+            print(f"bench: hotline at the peer step ({PEER_STEP}) ...", flush=True)
+            ours_at_peer_step = run_step(d, work / f"hotline-{PEER_STEP}", PEER_STEP, rss_kib(d.pid))
     finally:
         rc = d.stop()
-    report = table(results, lat)
+    if env("BENCH_NO_PEER", "") in ("", "0"):
+        print(f"bench: peer baresip at {PEER_STEP} concurrent calls ...", flush=True)
+        peer = Baresip(work, PEER_STEP)
+        try:
+            time.sleep(1)
+            peer_result = run_step(peer, work / f"baresip-{PEER_STEP}", PEER_STEP, rss_kib(peer.pid))
+            print("bench:", json.dumps(peer_result), flush=True)
+        finally:
+            peer.stop()
+    report = table(results, lat) + comparison(ours_at_peer_step, peer_result)
     header = (f"\n## {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
               f"{' (quick)' if QUICK else ''}\n\n"
               f"- `{' '.join(platform.uname())}`\n- CPU: {cpu_model()}; daemon on core {DAEMON_CPU}, "

@@ -29,6 +29,7 @@ public final class MediaEngine: Sendable {
     private let packetsReceived = Counter(label: "hotline_rtp_packets_received_total")
     private let packetsDropped = Counter(label: "hotline_rtp_packets_dropped_total")
     private let activeSessions = Gauge(label: "hotline_rtp_sessions")
+    private let keysReceived = Counter(label: "hotline_dtmf_keys_total", dimensions: [("method", "rfc4733")])
 
     public init(group: EventLoopGroup, address: String, portRange: ClosedRange<Int>, prompts: PromptLibrary, logger: Logger) {
         self.group = group
@@ -96,6 +97,7 @@ public final class MediaEngine: Sendable {
         packetsSent.increment(by: Int64(s.packetsSent))
         packetsReceived.increment(by: Int64(s.packetsReceived))
         packetsDropped.increment(by: Int64(s.malformedDropped + s.foreignSourceDropped + s.unknownPayloadTypeDropped))
+        keysReceived.increment(by: Int64(s.digitsReceived))
         ports.release(session.localPort)
         activeSessions.record(ports.inUseCount)
     }

@@ -119,6 +119,16 @@ class Hotline:
     def uri(self) -> str:
         return f"sip:12345@{LOCAL}:{self.sip_port}"
 
+    def metric(self, name: str, labels: str = "") -> float:
+        """A value from the Prometheus endpoint (0 when the series does not exist yet)."""
+        import urllib.request
+        text = urllib.request.urlopen(f"http://{LOCAL}:{self.http_port}/metrics", timeout=5).read().decode()
+        series = f"{name}{{{labels}}}" if labels else name
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+        return 0.0
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

@@ -126,3 +126,30 @@ def test_bye_unknown_dialog_481(hotline):
     with SipSocket(hotline.sip_port) as s:
         r = s.transact("BYE", hotline.uri, to=f"<{hotline.uri}>;tag={token(6)}")
         assert r is not None and r.status == 481, r and r.start_line
+
+
+def test_cancel_while_ringing_487(hotline_factory):
+    """Deterministic CANCEL: with --answer-delay the daemon rings (180) before answering, so a
+    CANCEL after the 180 must get 200 and the INVITE 487 (RFC 3261 §9.2), and the 487 stops
+    being retransmitted once ACKed; the daemon serves the next call."""
+    h = hotline_factory(extra=["--answer-delay", "3"])
+    with SipSocket(h.sip_port) as s:
+        call = Call(s)
+        call.send_invite()
+        ringing = s.recv(3, match=lambda m: m.is_response and m.status == 180)
+        assert ringing is not None, "no 180 Ringing while the answer is delayed"
+        assert ringing.to_tag, "180 without a To tag"
+        call.cancel()
+        c = call.wait_response("CANCEL", timeout=3)
+        assert c is not None and c.status == 200, c and c.start_line
+        final = call.wait_final(timeout=3)
+        assert final.status == 487, final.start_line
+        assert final.to_tag == ringing.to_tag, "487 and 180 carry different To tags"
+        # ACKed (wait_final does it): no retransmitted 487 and no late 200 may follow.
+        late = s.recv(2.5, match=lambda m: m.is_response and m.call_id == call.call_id)
+        assert late is None, f"unexpected {late.start_line} after the ACK"
+    with SipSocket(h.sip_port) as s:
+        call = Call(s)
+        assert call.invite(timeout=6).status == 200
+        call.ack()
+        assert call.bye().status == 200

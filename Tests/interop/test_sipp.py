@@ -1,6 +1,7 @@
 """SIPp as a real UAC: one call over UDP and one over TCP with pcap audio and an RFC 2833
 digit, and a short load test. SIPp's exit code is the verdict (0: all calls succeeded)."""
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,14 @@ def run_sipp(h, tmp_path, scenario, *args, timeout_s=60):
 def test_sipp_call_with_pcap_audio_and_dtmf(hotline, tmp_path, transport):
     run_sipp(hotline, tmp_path, "uac-pcap.xml", "-t", transport, "-m", "1")
     assert hotline.alive()
+    # The daemon heard SIPp's audio and exactly one key (dtmf_2833_1.pcap) on the ended leg.
+    deadline = time.monotonic() + 3
+    while hotline.metric("hotline_dtmf_keys_total", 'method="rfc4733"') < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert hotline.metric("hotline_dtmf_keys_total", 'method="rfc4733"') == 1
+    # g711a.pcap holds ~235 RTP packets (7 s), dtmf_2833_1.pcap ~10 more.
+    assert hotline.metric("hotline_rtp_packets_received_total") >= 230, "SIPp's pcap audio did not arrive"
+    assert hotline.metric("hotline_rtp_packets_dropped_total") == 0
 
 
 def test_sipp_short_load(hotline, tmp_path):
