@@ -7,9 +7,15 @@ import NIOCore
 /// The next deadline is computed from the previous deadline, not from "now", so the pace does
 /// not drift by the time a tick takes; if the loop falls far behind, the clock resynchronises
 /// instead of bursting.
+///
+/// Sessions are served in a stable order (the order they started), so each stream leaves at
+/// the same offset within every tick: a hash table's order would change as calls come and go
+/// and move a stream's packets by up to a whole tick's work.
 final class MediaClock: @unchecked Sendable {   // confined to `eventLoop`
     let eventLoop: EventLoop
-    private var sessions: [ObjectIdentifier: RTPSession] = [:]
+    private var order: [RTPSession?] = []
+    private var position: [ObjectIdentifier: Int] = [:]
+    private var holes = 0
     private var next: NIODeadline = .now()
     private var scheduled: Scheduled<Void>?
     private(set) var tickCount: UInt64 = 0
@@ -19,7 +25,9 @@ final class MediaClock: @unchecked Sendable {   // confined to `eventLoop`
 
     func add(_ session: RTPSession) {
         eventLoop.assertInEventLoop()
-        sessions[ObjectIdentifier(session)] = session
+        guard position[ObjectIdentifier(session)] == nil else { return }
+        position[ObjectIdentifier(session)] = order.count
+        order.append(session)
         if scheduled == nil {
             next = .now() + Self.interval
             schedule()
@@ -28,10 +36,25 @@ final class MediaClock: @unchecked Sendable {   // confined to `eventLoop`
 
     func remove(_ session: RTPSession) {
         eventLoop.assertInEventLoop()
-        sessions.removeValue(forKey: ObjectIdentifier(session))
-        if sessions.isEmpty {
+        guard let index = position.removeValue(forKey: ObjectIdentifier(session)) else { return }
+        order[index] = nil
+        holes += 1
+        if position.isEmpty {
+            order = []
+            holes = 0
             scheduled?.cancel()
             scheduled = nil
+        } else if holes > 64 && holes * 2 > order.count {
+            compact()
+        }
+    }
+
+    /// Drops the holes left by ended sessions, keeping the others' relative order.
+    private func compact() {
+        order = order.filter { $0 != nil }
+        holes = 0
+        for (i, s) in order.enumerated() {
+            if let s { position[ObjectIdentifier(s)] = i }
         }
     }
 
@@ -42,9 +65,9 @@ final class MediaClock: @unchecked Sendable {   // confined to `eventLoop`
     private func tick() {
         let now = NIODeadline.now()
         tickCount &+= 1
-        for session in sessions.values { session.tick(now: now, tick: tickCount) }
+        for case let session? in order { session.tick(now: now, tick: tickCount) }
         next = next + Self.interval
         if next < now - .milliseconds(200) { next = now + Self.interval }  // far behind: resync
-        if sessions.isEmpty { scheduled = nil } else { schedule() }
+        if position.isEmpty { scheduled = nil } else { schedule() }
     }
 }

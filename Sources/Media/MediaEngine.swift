@@ -56,7 +56,9 @@ public final class MediaEngine: Sendable {
         guard let clock = clocks[ObjectIdentifier(loop)] else {
             preconditionFailure("event loop without a media clock")
         }
-        return bind(loop: loop, clock: clock, parameters: parameters, onEvent: onEvent, attemptsLeft: 8)
+        // Another process may hold a block of the range (e.g. a daemon still draining): skip
+        // up to 64 taken ports before refusing the call.
+        return bind(loop: loop, clock: clock, parameters: parameters, onEvent: onEvent, attemptsLeft: 64)
     }
 
     private func bind(

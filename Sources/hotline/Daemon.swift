@@ -1,5 +1,8 @@
 import Calls
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import Media
@@ -31,6 +34,7 @@ struct Daemon {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "hotline")
 
+        raiseFileDescriptorLimit(logger: logger)
         let dataDir = resolve(configuration.dataDir)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
 
@@ -40,7 +44,9 @@ struct Daemon {
         try prompts.require(FirstMenuFlow.prompts, languages: languages.sorted())
         logger.info("prompts loaded", metadata: ["directory": "\(promptDir)", "languages": "\(prompts.languages)"])
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let loops = usableCores()
+        logger.info("event loops", metadata: ["threads": "\(loops)"])
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let media = MediaEngine(
             group: group, address: configuration.rtp.address ?? configuration.sip.address,
             portRange: configuration.rtp.portMin...configuration.rtp.portMax, prompts: prompts,
@@ -82,6 +88,36 @@ struct Daemon {
         try? await group.shutdownGracefully()
         logger.info("hotline stopped")
     }
+}
+
+/// One event loop per core this process may run on: the affinity mask (taskset, cpusets)
+/// as well as NIO's cgroup-aware count. Two loops sharing one core delay each other's 20 ms
+/// media ticks by a whole tick's work.
+private func usableCores() -> Int {
+    // `Cpus_allowed:` is the affinity mask in hex (sched_getaffinity needs _GNU_SOURCE).
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
+    else { return System.coreCount }
+    let allowed = line.dropFirst("Cpus_allowed:".count).reduce(0) { count, digit in
+        count + (digit.hexDigitValue ?? 0).nonzeroBitCount
+    }
+    return max(1, min(System.coreCount, allowed))
+}
+
+/// Every call leg holds a socket: raise the soft descriptor limit to the hard one, or a default
+/// shell's 1,024 would cap the node near 1,000 calls.
+private func raiseFileDescriptorLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    if limit.rlim_cur < limit.rlim_max {
+        let before = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.warning("could not raise the file descriptor limit", metadata: ["soft": "\(before)"])
+            return
+        }
+    }
+    logger.info("file descriptor limit", metadata: ["soft": "\(limit.rlim_cur)"])
 }
 
 /// Keeps SIP serving until graceful shutdown, then drains: new INVITEs get 503, calls in
