@@ -5,9 +5,9 @@
 
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-RUN_PACKAGES := espeak-ng sox
-TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv
-BENCH_PACKAGES := sip-tester sox tshark baresip-core
+RUN_PACKAGES := espeak-ng sox libsqlite3-dev
+TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv libsqlite3-dev
+BENCH_PACKAGES := sip-tester sox tshark baresip-core libsqlite3-dev
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 

@@ -26,6 +26,8 @@ Environment (all optional):
   BENCH_PEER_STEP      concurrency of the side-by-side run against baresip (default 100;
                        baresip saturates one core near 200 calls, PEERS.md)
   BENCH_NO_PEER=1      skip the baresip run
+  BENCH_EVENTS         events per event-pipeline run (default 60000); BENCH_EVENTS_RATE (5000)
+  BENCH_NO_EVENTS=1    skip the event pipeline runs
 """
 from __future__ import annotations
 
@@ -317,6 +319,11 @@ def fmt(v, spec=".2f", suffix=""):
     return "-" if v is None else f"{v:{spec}}{suffix}"
 
 
+def ms(v):
+    """SIPp times responses in whole milliseconds: 0 means under one."""
+    return "-" if v is None else ("<1" if v < 1 else f"{v:.0f}")
+
+
 def table(results: list[dict], lat: dict | None) -> str:
     rows = ["| concurrent calls | ok / failed | CPS | INVITE→200 p50 / p99 | daemon CPU | CPU per call "
             "| RSS per call | RTP within 20±2 ms | SIPp CPU | note |",
@@ -328,7 +335,7 @@ def table(results: list[dict], lat: dict | None) -> str:
             note.append("failures: ramp stopped")
         rows.append(
             f"| {r['concurrency']} | {r['ok_calls']} / {fmt(r.get('failed_calls'), 'd')} "
-            f"| {r['cps']:g} | {fmt(r['lat_p50_ms'], '.1f')} / {fmt(r['lat_p99_ms'], '.1f')} ms "
+            f"| {r['cps']:g} | {ms(r['lat_p50_ms'])} / {ms(r['lat_p99_ms'])} ms "
             f"| {fmt(r.get('daemon_cpu_pct'), '.1f', '%')} | {fmt(r.get('cpu_pct_per_call'), '.3f', '%')} "
             f"| {fmt(r.get('rss_kib_per_call'), '.0f', ' KiB')} "
             f"| {fmt(rtp.get('share') and 100 * rtp['share'], '.1f', '%')} ({rtp.get('streams', 0)} streams) "
@@ -339,7 +346,7 @@ def table(results: list[dict], lat: dict | None) -> str:
             if good else "No step completed without failures.") + "\n"
     if lat:
         out += (f"\nINVITE→200 at {lat['cps']} calls/s ({lat['calls']} calls, hold "
-                f"{CPS_HOLD_MS} ms): p50 {fmt(lat['p50_ms'], '.1f')} ms, p99 {fmt(lat['p99_ms'], '.1f')} ms, "
+                f"{CPS_HOLD_MS} ms): p50 {ms(lat['p50_ms'])} ms, p99 {ms(lat['p99_ms'])} ms, "
                 f"failed {lat['failed_calls']}\n")
     return out
 
@@ -357,10 +364,85 @@ def comparison(ours: dict | None, peer: dict | None) -> str:
     for name, r in (("hotline", ours), ("baresip 1.0", peer)):
         rows.append(f"| {name} | {r['ok_calls']} / {fmt(r.get('failed_calls'), 'd')} "
                     f"| {fmt(r.get('cpu_pct_per_call'), '.3f', '%')} | {fmt(r.get('rss_kib_per_call'), '.0f', ' KiB')} "
-                    f"| {fmt(r['lat_p99_ms'], '.1f')} ms |")
+                    f"| {ms(r['lat_p99_ms'])} ms |")
     rows.append(f"\nRatio baresip ÷ hotline: CPU per call {ratio('cpu_pct_per_call')}, "
                 f"RSS per call {ratio('rss_kib_per_call')}.\n")
     return "\n".join(rows)
+
+
+# ------------------------------------------------------------------ event pipeline
+
+class _Receiver:
+    """A local webhook receiver that counts delivered CloudEvents (single or batch)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        counter = self
+        self.events = 0
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                n = len(json.loads(body)) if "batch" in (self.headers.get("Content-Type") or "") else 1
+                with counter.lock:
+                    counter.events += n
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((LOCAL, 0), Handler)
+        self.url = f"http://{LOCAL}:{self.server.server_address[1]}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def run_events(work: Path) -> list[dict]:
+    """`hotline bench-events` at the target rate and flat out, delivering to a local receiver."""
+    bin_ = Path(env("HOTLINE_BIN", str(REPO / ".build" / "release" / "hotline")))
+    count = int(env("BENCH_EVENTS", "20000" if QUICK else "60000"))
+    out = []
+    for rate in (int(env("BENCH_EVENTS_RATE", "5000")), 0):
+        receiver = _Receiver()
+        try:
+            d = work / f"events-{rate}"
+            cmd = ["taskset", "-c", DAEMON_CPU, str(bin_), "bench-events", "--data-dir", str(d),
+                   "--count", str(count), "--rate", str(rate), "--webhook", receiver.url]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            line = (p.stdout.strip().splitlines() or ["{}"])[-1]
+            r = json.loads(line) if p.returncode == 0 else {"error": p.stderr[-500:]}
+            r["received"] = receiver.events
+            out.append(r)
+            print("bench: events", json.dumps(r), flush=True)
+        finally:
+            receiver.close()
+    return out
+
+
+def events_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    out = ["\nEvent outbox (`hotline bench-events`: SQLite WAL group commit, webhook batches of 100 "
+           "to a local receiver; latency = append until durable):\n",
+           "| target rate | events | appended/s | append p50 / p99 / max | delivered/s | received |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            out.append(f"| - | error: {r['error'][:80]} | | | | |")
+            continue
+        target = "flat out" if not r.get("target_rate") else f"{r['target_rate']:.0f}/s"
+        out.append(f"| {target} | {r['events']:.0f} | {r['appended_per_s']:.0f} | "
+                   f"{r['append_p50_ms']:.2f} / {r['append_p99_ms']:.2f} / {r['append_max_ms']:.1f} ms | "
+                   f"{r['delivered_per_s']:.0f} | {r['received']} |")
+    return "\n".join(out) + "\n"
 
 
 def cpu_model() -> str:
@@ -412,7 +494,8 @@ def main() -> int:
             print("bench:", json.dumps(peer_result), flush=True)
         finally:
             peer.stop()
-    report = table(results, lat) + comparison(ours_at_peer_step, peer_result)
+    events = [] if env("BENCH_NO_EVENTS", "") not in ("", "0") else run_events(work)
+    report = table(results, lat) + comparison(ours_at_peer_step, peer_result) + events_table(events)
     header = (f"\n## {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
               f"{' (quick)' if QUICK else ''}\n\n"
               f"- `{' '.join(platform.uname())}`\n- CPU: {cpu_model()}; daemon on core {DAEMON_CPU}, "

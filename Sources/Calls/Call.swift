@@ -1,3 +1,4 @@
+import Foundation
 import HotlineCore
 import Logging
 import Media
@@ -12,28 +13,41 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
     public let callerNumber: String
     public let calledNumber: String
     public let language: String
-    public let startedAt: ContinuousClock.Instant
+    public let startedAt: Date
+    public let codec: String
     let sip: InviteServerSession
     private let prompts: PromptLibrary
+    private let events: EventSink
     private let logger: Logger
 
     private struct State {
         var rtp: RTPSession?
-        var answeredAt: ContinuousClock.Instant?
+        var answeredAt: Date?
         var ended: HangupCause?
-        var endedAt: ContinuousClock.Instant?
+        var endedAt: Date?
+        /// The INVITE's final response: 200 once answered, 487 when cancelled, else the error.
+        var finalStatus: Int?
+        /// `data.seq` of the next event.
+        var nextSequence = 1
+        /// The prompt a key answers (the last one played), for `hotline.ivr.input`.
+        var menu: String?
         var onEnd: [@Sendable (Call) -> Void] = []
     }
     private let state = NIOLockedValueBox(State())
 
-    init(id: CallIdentifier, sip: InviteServerSession, language: String, prompts: PromptLibrary, logger: Logger) {
+    init(
+        id: CallIdentifier, sip: InviteServerSession, language: String, codec: String, prompts: PromptLibrary,
+        events: EventSink, logger: Logger
+    ) {
         self.id = id
         self.sip = sip
         self.callerNumber = sip.callerNumber
         self.calledNumber = sip.calledNumber
         self.language = language
+        self.codec = codec
         self.prompts = prompts
-        self.startedAt = .now
+        self.events = events
+        self.startedAt = Date()
         var logger = logger
         logger[metadataKey: "call"] = "\(id)"
         self.logger = logger
@@ -53,12 +67,18 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
             }
             return p
         }
+        if let last = names.last { state.withLockedValue { $0.menu = last } }
         return try await wait(rtp.play(list, interruptible: interruptible))
     }
 
     public func collectDigit(timeout: Duration) async throws(CallEnded) -> Character? {
         let rtp = try activeRTP()
-        return try await wait(rtp.collectDigit(timeout: TimeAmount.milliseconds(timeout.milliseconds)))
+        let digit = try await wait(rtp.collectDigit(timeout: TimeAmount.milliseconds(timeout.milliseconds)))
+        if let digit {
+            let menu = state.withLockedValue { $0.menu } ?? ""
+            emit(CallEventType.ivrInput, ["digit": .string(String(digit)), "menu": .string(menu)])
+        }
+        return digit
     }
 
     public func hangup(cause: HangupCause) async {
@@ -85,9 +105,15 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
     func sipEvent(_ event: InviteServerSession.Event, script: @escaping @Sendable (Call) async -> Void) {
         switch event {
         case .confirmed:
-            state.withLockedValue { $0.answeredAt = .now }
+            state.withLockedValue {
+                $0.answeredAt = Date()
+                $0.finalStatus = 200
+            }
+            emit(CallEventType.answered, ["codec": .string(codec)])
             Task { await script(self) }
-        case .cancelled: end(.callerHangup)
+        case .cancelled:
+            state.withLockedValue { $0.finalStatus = 487 }
+            end(.cancelled)
         case .remoteHangup: end(.callerHangup)
         case .ackTimeout: end(.ackTimeout)
         case .transportFailure: end(.signallingFailure)
@@ -146,12 +172,96 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         }
     }
 
-    /// Seconds from INVITE to end, and from answer to end (talk time), for the record.
-    var durations: (total: Duration, answered: Duration?) {
-        state.withLockedValue { s in
-            let end = s.endedAt ?? .now
-            return (end - startedAt, s.answeredAt.map { end - $0 })
+    /// Records the INVITE's final response when the call is refused before answer.
+    func setFinalStatus(_ status: Int) {
+        state.withLockedValue { $0.finalStatus = $0.finalStatus ?? status }
+    }
+
+    /// Appends one of this call's events with the next `seq`.
+    func emit(_ type: String, _ data: [String: JSONValue]) {
+        let sequence = state.withLockedValue { s -> Int in
+            defer { s.nextSequence += 1 }
+            return s.nextSequence
         }
+        events.append(CallEvent(type: type, callID: id, sequence: sequence, data: data))
+    }
+
+    /// The call detail record, the `data` of `hotline.call.ended` (docs/events.md).
+    func detailRecord(media: RTPStatistics?) -> [String: JSONValue] {
+        state.withLockedValue { s in
+            let cause = s.ended ?? .normalClearing
+            let endedAt = s.endedAt ?? Date()
+            var record: [String: JSONValue] = [
+                "caller": .string(callerNumber),
+                "called": .string(calledNumber),
+                "startedAt": .string(RFC3339.format(startedAt)),
+                "answeredAt": s.answeredAt.map { .string(RFC3339.format($0)) } ?? .null,
+                "endedAt": .string(RFC3339.format(endedAt)),
+                "durationMs": .int(Int64((endedAt.timeIntervalSince(startedAt) * 1000).rounded())),
+                "talkMs": s.answeredAt.map { .int(Int64((endedAt.timeIntervalSince($0) * 1000).rounded())) } ?? .null,
+                "cause": .string(cause.rawValue),
+                "hangupBy": .string(cause.isCallerSide ? "caller" : "hotline"),
+                "sipStatus": s.finalStatus.map { .int(Int64($0)) } ?? .null,
+                "media": .null,
+            ]
+            if let media {
+                record["media"] = [
+                    "codec": .string(codec),
+                    "packetsSent": .int(Int64(media.packetsSent)),
+                    "packetsReceived": .int(Int64(media.packetsReceived)),
+                    "packetsDropped": .int(Int64(media.malformedDropped + media.foreignSourceDropped + media.unknownPayloadTypeDropped)),
+                    "keys": .int(Int64(media.digitsReceived)),
+                ]
+            }
+            return record
+        }
+    }
+
+    public var snapshot: CallSnapshot {
+        state.withLockedValue { s in
+            CallSnapshot(
+                id: id.rawValue, caller: callerNumber, called: calledNumber, language: language,
+                state: s.answeredAt == nil ? "ringing" : "answered", startedAt: startedAt, answeredAt: s.answeredAt)
+        }
+    }
+}
+
+/// A live call as the API shows it.
+public struct CallSnapshot: Sendable, Codable, Equatable {
+    public var id: String
+    public var caller: String
+    public var called: String
+    public var language: String
+    /// `ringing` until the caller's ACK confirms the answer, then `answered`.
+    public var state: String
+    public var startedAt: Date
+    public var answeredAt: Date?
+
+    public init(id: String, caller: String, called: String, language: String, state: String, startedAt: Date, answeredAt: Date?) {
+        self.id = id
+        self.caller = caller
+        self.called = called
+        self.language = language
+        self.state = state
+        self.startedAt = startedAt
+        self.answeredAt = answeredAt
+    }
+}
+
+extension HangupCause {
+    var isCallerSide: Bool {
+        switch self {
+        case .callerHangup, .cancelled: return true
+        case .normalClearing, .mediaTimeout, .ackTimeout, .shutdown, .signallingFailure, .notFound, .rejected, .nodeRestart:
+            return false
+        }
+    }
+}
+
+/// RFC 3339 timestamps in UTC with milliseconds, as the event catalog uses.
+enum RFC3339 {
+    static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }
 

@@ -41,18 +41,50 @@ public struct CallSettings: Sendable {
 public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // state in `calls`
     private let media: MediaEngine
     private let settings: CallSettings
+    private let events: EventSink
     private let logger: Logger
     private let calls = NIOLockedValueBox<[CallIdentifier: Call]>([:])
     private let activeGauge = Gauge(label: "hotline_calls_active")
 
-    public init(media: MediaEngine, settings: CallSettings, logger: Logger) {
+    public init(media: MediaEngine, settings: CallSettings, events: EventSink, logger: Logger) {
         self.media = media
         self.settings = settings
+        self.events = events
         self.logger = logger
     }
 
     public var activeCallCount: Int { calls.withLockedValue { $0.count } }
     public var activeCalls: [Call] { calls.withLockedValue { Array($0.values) } }
+    public func snapshots() -> [CallSnapshot] { activeCalls.map(\.snapshot).sorted { $0.startedAt < $1.startedAt } }
+
+    /// The data of `hotline.call.received`.
+    private func receivedData(_ session: InviteServerSession, language: String?) -> [String: JSONValue] {
+        let source = session.flow.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? ""
+        return [
+            "caller": .string(session.callerNumber), "called": .string(session.calledNumber),
+            "sipCallId": .string(session.callID), "transport": .string(session.flow.viaTransport),
+            "source": .string(source), "language": language.map { .string($0) } ?? .null,
+        ]
+    }
+
+    /// A call refused before any media: `received` and `ended` events, then the final response.
+    private func refuse(
+        _ session: InviteServerSession, language: String?, status: Int, reason: String, cause: HangupCause,
+        headers: [SIPHeader] = []
+    ) {
+        count(cause.rawValue)
+        let id = CallIdentifier.random()
+        let now = Date()
+        let stamp = now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        events.append(CallEvent(type: CallEventType.received, callID: id, sequence: 1, time: now, data: receivedData(session, language: language)))
+        events.append(CallEvent(type: CallEventType.ended, callID: id, sequence: 2, time: now, data: [
+            "caller": .string(session.callerNumber), "called": .string(session.calledNumber),
+            "startedAt": .string(stamp), "answeredAt": .null, "endedAt": .string(stamp),
+            "durationMs": 0, "talkMs": .null, "cause": .string(cause.rawValue), "hangupBy": "hotline",
+            "sipStatus": .int(Int64(status)), "media": .null,
+        ]))
+        session.reject(statusCode: status, reason: reason, headers: headers)
+    }
 
     private func count(_ outcome: String) {
         Counter(label: "hotline_calls_total", dimensions: [("outcome", outcome)]).increment()
@@ -61,8 +93,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
     // Called on the SIP loop.
     public func endpoint(_ endpoint: SIPEndpoint, incomingCall session: InviteServerSession) {
         guard let line = settings.lines[session.calledNumber] else {
-            count("not-found")
-            session.reject(statusCode: 404, reason: "Not Found")
+            refuse(session, language: nil, status: 404, reason: "Not Found", cause: .notFound)
             return
         }
         // RFC 3264: the INVITE carries the offer. Offerless INVITEs (offer in our 2xx, answer in
@@ -70,9 +101,8 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         guard !session.request.body.isEmpty,
             let offer = try? SessionDescription.parse(String(decoding: session.request.body, as: UTF8.self))
         else {
-            count("rejected")
-            session.reject(statusCode: 488, reason: "Not Acceptable Here",
-                           headers: [SIPHeader(name: "Warning", value: "399 hotline \"an SDP offer is required\"")])
+            refuse(session, language: line.language, status: 488, reason: "Not Acceptable Here", cause: .rejected,
+                   headers: [SIPHeader(name: "Warning", value: "399 hotline \"an SDP offer is required\"")])
             return
         }
         var rng = SystemRandomNumberGenerator()
@@ -83,13 +113,15 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                 offer: offer, localAddress: media.address, localPort: 0, sessionID: sessionID, sessionVersion: sessionID
             ).negotiated
         } catch {
-            count("rejected")
-            session.reject(statusCode: 488, reason: "Not Acceptable Here",
-                           headers: [SIPHeader(name: "Warning", value: "304 hotline \"no common audio codec (PCMU, PCMA)\"")])
+            refuse(session, language: line.language, status: 488, reason: "Not Acceptable Here", cause: .rejected,
+                   headers: [SIPHeader(name: "Warning", value: "304 hotline \"no common audio codec (PCMU, PCMA)\"")])
             return
         }
 
-        let call = Call(id: .random(), sip: session, language: line.language, prompts: media.prompts, logger: logger)
+        let call = Call(
+            id: .random(), sip: session, language: line.language, codec: negotiated.codec == .pcmu ? "PCMU" : "PCMA",
+            prompts: media.prompts, events: events, logger: logger)
+        call.emit(CallEventType.received, receivedData(session, language: line.language))
         let flow = settings.flow
         session.setEventHandler { [weak call] event in
             call?.sipEvent(event) { call in
@@ -153,8 +185,9 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                     }
                 case .failure(let error):
                     logger.error("no media for call", metadata: ["call": "\(call.id)", "error": "\(error)"])
+                    call.setFinalStatus(503)
                     session.reject(statusCode: 503, reason: "Service Unavailable", headers: [SIPHeader(name: "Retry-After", value: "5")])
-                    call.end(.signallingFailure)
+                    call.end(.rejected)
                 }
             }
     }
@@ -169,21 +202,33 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         activeGauge.record(activeCallCount)
         let cause = call.endCause ?? .normalClearing
         count(cause.rawValue)
-        let (total, answered) = call.durations
-        if let rtp = call.rtp {
-            rtp.readStatistics().whenSuccess { [logger] stats in
-                logger.info(
-                    "call ended",
-                    metadata: [
-                        "call": "\(call.id)", "cause": "\(cause.rawValue)", "duration": "\(total)",
-                        "answered": "\(answered.map { "\($0)" } ?? "-")",
-                        "rtp-sent": "\(stats.packetsSent)", "rtp-received": "\(stats.packetsReceived)",
-                        "rtp-dropped": "\(stats.malformedDropped + stats.foreignSourceDropped + stats.unknownPayloadTypeDropped)",
-                        "digits": "\(stats.digitsReceived)",
-                    ])
+        let finish: @Sendable (RTPStatistics?) -> Void = { [logger] stats in
+            let record = call.detailRecord(media: stats)
+            call.emit(CallEventType.ended, record)
+            var metadata: Logger.Metadata = ["call": "\(call.id)"]
+            for key in ["cause", "durationMs", "talkMs", "sipStatus"] { metadata[key] = "\(record[key].map(Self.plain) ?? "-")" }
+            if let stats {
+                metadata["rtp-sent"] = "\(stats.packetsSent)"
+                metadata["rtp-received"] = "\(stats.packetsReceived)"
+                metadata["keys"] = "\(stats.digitsReceived)"
             }
+            logger.info("call ended", metadata: metadata)
+        }
+        if let rtp = call.rtp {
+            rtp.readStatistics().whenComplete { result in finish(try? result.get()) }
         } else {
-            logger.info("call ended", metadata: ["call": "\(call.id)", "cause": "\(cause.rawValue)", "duration": "\(total)"])
+            finish(nil)
+        }
+    }
+
+    private static func plain(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "-"
+        case .bool(let b): return "\(b)"
+        case .int(let i): return "\(i)"
+        case .double(let d): return "\(d)"
+        case .string(let s): return s
+        case .array, .object: return "…"
         }
     }
 

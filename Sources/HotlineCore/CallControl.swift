@@ -34,8 +34,16 @@ public struct CallEnded: Error, Sendable, Equatable {
 
 /// Why a call ended, in the terms a call detail record uses.
 public enum HangupCause: String, Sendable, Equatable, Codable {
-    /// The caller sent BYE (or CANCEL before answer).
+    /// The caller sent BYE.
     case callerHangup = "caller-hangup"
+    /// The caller sent CANCEL before the answer (487).
+    case cancelled = "cancelled"
+    /// The dialled number is not a configured line (404).
+    case notFound = "not-found"
+    /// The call was refused before answer: no common codec, no offer, no media port (4xx/5xx).
+    case rejected = "rejected"
+    /// The node died while the call was up; reported at the next start.
+    case nodeRestart = "node-restart"
     /// The script ended the call (e.g. goodbye after three timeouts).
     case normalClearing = "normal-clearing"
     /// No RTP arrived for the configured no-media timeout.

@@ -153,10 +153,11 @@ public final class InviteServerSession: @unchecked Sendable {
     func receivedBYE(_ bye: SIPRequest, entry byeEntry: ServerNonInviteEntry) {
         endpoint.respond(byeEntry, 200, toTag: localTag)
         switch state {
-        case .accepted, .confirmed, .ending:
-            let wasEnding = { if case .ending = state { return true } else { return false } }()
+        case .accepted, .confirmed:
             terminate()
-            if !wasEnding { eventHandler?(.remoteHangup) }
+            eventHandler?(.remoteHangup)
+        case .ending:
+            terminate()   // BYEs crossed: ours is answered or times out by itself
         case .proceeding, .terminated:
             break
         }

@@ -232,23 +232,13 @@ public final class SIPEndpoint: @unchecked Sendable {
             changed = true
         }
         guard changed else { return request }
-        var stamped = request
+        // Responses copy the Via values in order (§8.2.6.2), so the Via lines are rewritten
+        // one value each, the first one stamped.
         var vias = request.headers.values("Via")
         vias[0] = via.description
+        var stamped = request
         stamped.headers.remove("Via")
-        var rebuilt = SIPHeaders()
-        var inserted = false
-        for header in request.headers {
-            if header.name.caseInsensitiveCompare("Via") == .orderedSame {
-                if !inserted {
-                    for v in vias { rebuilt.add("Via", v) }
-                    inserted = true
-                }
-            } else {
-                rebuilt.add(header.name, header.value)
-            }
-        }
-        stamped.headers = rebuilt
+        for value in vias.reversed() { stamped.headers.prepend("Via", value) }
         return stamped
     }
 

@@ -15,7 +15,26 @@ struct HotlineConfiguration: Decodable, Sendable {
     struct HTTP: Decodable, Sendable {
         var address = "127.0.0.1"
         var port = 8080
-        enum CodingKeys: String, CodingKey, CaseIterable { case address, port }
+        /// Bearer token for every route but /v1/health and /openapi.yaml; nil: no token.
+        var token: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case address, port, token }
+    }
+    struct Webhook: Decodable, Sendable {
+        var url: String
+        var secret: String?
+        var batchSize = 100
+        var timeout = 5.0
+        enum CodingKeys: String, CodingKey, CaseIterable { case url, secret, batchSize = "batch-size", timeout }
+    }
+    struct Events: Decodable, Sendable {
+        /// CloudEvents `source` of this node; default `hotline://<host name>`.
+        var source: String?
+        var webhook: Webhook?
+        var retentionDays = 7.0
+        var cdrRetentionDays = 180.0
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case source, webhook, retentionDays = "retention-days", cdrRetentionDays = "cdr-retention-days"
+        }
     }
     struct RTP: Decodable, Sendable {
         var address: String?
@@ -55,11 +74,12 @@ struct HotlineConfiguration: Decodable, Sendable {
     var lines: [LineEntry] = [LineEntry(number: "12345")]
     var calls = Calls()
     var shutdown = Shutdown()
+    var events = Events()
     var dataDir = "data"
     var logLevel = "info"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case sip, http, rtp, prompts, lines, calls, shutdown, dataDir = "data-dir", logLevel = "log-level"
+        case sip, http, rtp, prompts, lines, calls, shutdown, events, dataDir = "data-dir", logLevel = "log-level"
     }
 
     init() {}
@@ -77,6 +97,7 @@ extension HotlineConfiguration {
         lines = try c.decodeIfPresent([LineEntry].self, forKey: .lines) ?? lines
         calls = try c.decodeIfPresent(Calls.self, forKey: .calls) ?? Calls()
         shutdown = try c.decodeIfPresent(Shutdown.self, forKey: .shutdown) ?? Shutdown()
+        events = try c.decodeIfPresent(Events.self, forKey: .events) ?? Events()
         dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? dataDir
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
     }
@@ -99,6 +120,29 @@ extension HotlineConfiguration.HTTP {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         address = try c.decodeIfPresent(String.self, forKey: .address) ?? address
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        token = try c.decodeIfPresent(String.self, forKey: .token)
+    }
+}
+
+extension HotlineConfiguration.Webhook {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        url = try c.decode(String.self, forKey: .url)
+        secret = try c.decodeIfPresent(String.self, forKey: .secret)
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        timeout = try c.decodeIfPresent(Double.self, forKey: .timeout) ?? timeout
+    }
+}
+
+extension HotlineConfiguration.Events {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        source = try c.decodeIfPresent(String.self, forKey: .source)
+        webhook = try c.decodeIfPresent(HotlineConfiguration.Webhook.self, forKey: .webhook)
+        retentionDays = try c.decodeIfPresent(Double.self, forKey: .retentionDays) ?? retentionDays
+        cdrRetentionDays = try c.decodeIfPresent(Double.self, forKey: .cdrRetentionDays) ?? cdrRetentionDays
     }
 }
 
@@ -217,6 +261,19 @@ extension HotlineConfiguration {
         if lines.isEmpty { problems.append("lines: at least one number must be configured") }
         if calls.menuTimeout <= 0 { problems.append("calls.menu-timeout must be positive") }
         if calls.maxMenuTimeouts < 1 { problems.append("calls.max-menu-timeouts must be at least 1") }
+        if let webhook = events.webhook {
+            if !(webhook.url.hasPrefix("http://") || webhook.url.hasPrefix("https://")) {
+                problems.append("events.webhook.url '\(webhook.url)' must be an http:// or https:// URL")
+            }
+            if !(1...1000).contains(webhook.batchSize) { problems.append("events.webhook.batch-size must be 1-1000") }
+            if webhook.timeout <= 0 { problems.append("events.webhook.timeout must be positive") }
+        }
+        if events.retentionDays <= 0 || events.cdrRetentionDays <= 0 {
+            problems.append("events.retention-days and events.cdr-retention-days must be positive")
+        }
+        if let token = http.token, token.count < 16 {
+            problems.append("http.token must be at least 16 characters")
+        }
         return problems
     }
 }

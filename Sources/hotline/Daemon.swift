@@ -1,4 +1,6 @@
+import API
 import Calls
+import Events
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +14,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import SIPStack
+import Storage
 
 /// Wires the daemon together: metrics and logging, the media engine, the SIP endpoint, the call
 /// layer and the HTTP endpoint, run as services with graceful shutdown on SIGTERM/SIGINT.
@@ -58,7 +61,27 @@ struct Daemon {
             flow: FirstMenuFlow(
                 menuTimeout: .milliseconds(Int64(configuration.calls.menuTimeout * 1000)),
                 maxTimeouts: configuration.calls.maxMenuTimeouts))
-        let calls = CallManager(media: media, settings: settings, logger: Logger(label: "hotline.calls"))
+        // The event store first: calls that were live when the node died get their ended event
+        // before any new call is taken.
+        let store = try HotlineStore(directory: dataDir)
+        var outboxConfig = OutboxConfiguration(source: configuration.events.source ?? "hotline://\(ProcessInfo.processInfo.hostName)")
+        outboxConfig.retention = .seconds(configuration.events.retentionDays * 86_400)
+        outboxConfig.cdrRetention = .seconds(configuration.events.cdrRetentionDays * 86_400)
+        outboxConfig.deleteUndeliveredAfterRetention = configuration.events.webhook == nil
+        let outbox = EventOutbox(store: store, configuration: outboxConfig, logger: Logger(label: "hotline.events"))
+        let recovered = try await outbox.recoverInterruptedCalls()
+        if recovered > 0 {
+            logger.notice("calls interrupted by the last stop reported as ended", metadata: ["calls": "\(recovered)", "cause": "node-restart"])
+        }
+        var delivery: WebhookDelivery?
+        if let hook = configuration.events.webhook {
+            var webhookConfig = WebhookConfiguration(url: hook.url, secret: hook.secret)
+            webhookConfig.batchSize = hook.batchSize
+            webhookConfig.timeout = .milliseconds(Int64(hook.timeout * 1000))
+            delivery = WebhookDelivery(outbox: outbox, configuration: webhookConfig, logger: Logger(label: "hotline.webhook"))
+        }
+
+        let calls = CallManager(media: media, settings: settings, events: outbox, logger: Logger(label: "hotline.calls"))
 
         var sipConfig = SIPEndpointConfiguration(address: configuration.sip.address, port: configuration.sip.port)
         sipConfig.udp = configuration.sip.udp
@@ -70,19 +93,23 @@ struct Daemon {
         let sipService = SIPService(
             endpoint: endpoint, calls: calls,
             drainTimeout: .milliseconds(Int64(configuration.shutdown.drainTimeout * 1000)), logger: logger)
-        let http = HTTPEndpoint.make(
-            address: configuration.http.address, port: configuration.http.port,
-            registry: registry, calls: calls, group: group)
+        let http = HotlineAPI.application(
+            configuration: APIConfiguration(address: configuration.http.address, port: configuration.http.port, token: configuration.http.token),
+            dependencies: APIDependencies(outbox: outbox, delivery: delivery, calls: calls, registry: registry),
+            eventLoopGroup: group)
 
+        // Graceful shutdown runs in reverse order: SIP drains its calls first (their last
+        // events are appended), then the API stops, then delivery, and the outbox commits last.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: outbox)]
+        if let delivery { services.append(.init(service: delivery)) }
+        services += [.init(service: http), .init(service: sipService)]
         let serviceGroup = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: sipService), .init(service: http)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("hotline ready", metadata: [
             "sip": "\(configuration.sip.address):\(configuration.sip.port)",
             "http": "\(configuration.http.address):\(configuration.http.port)",
             "lines": "\(configuration.lines.map(\.number))",
+            "store": "\(store.path)", "webhook": "\(configuration.events.webhook?.url ?? "-")",
         ])
         try await serviceGroup.run()
         try? await group.shutdownGracefully()

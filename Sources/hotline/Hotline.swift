@@ -7,7 +7,7 @@ struct Hotline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotline",
         abstract: "The 12345 hotline call-processing daemon.",
-        subcommands: [Serve.self])
+        subcommands: [Serve.self, BenchEvents.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -34,6 +34,12 @@ struct Serve: AsyncParsableCommand {
     var drainTimeout: Double?
     @Option(help: "Seconds of ringing (180) before answering (overrides calls.answer-delay).")
     var answerDelay: Double?
+    @Option(help: "Webhook URL that receives the events (overrides events.webhook.url).")
+    var webhook: String?
+    @Option(help: "HMAC-SHA256 secret for the webhook's X-Hotline-Signature (overrides events.webhook.secret).")
+    var webhookSecret: String?
+    @Option(help: "Bearer token for the HTTP API (overrides http.token).")
+    var apiToken: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (overrides log-level).")
     var logLevel: String?
 
@@ -54,6 +60,13 @@ struct Serve: AsyncParsableCommand {
         if let drainTimeout { configuration.shutdown.drainTimeout = drainTimeout }
         if let answerDelay { configuration.calls.answerDelay = answerDelay }
         if let logLevel { configuration.logLevel = logLevel }
+        if let webhook {
+            var hook = configuration.events.webhook ?? HotlineConfiguration.Webhook(url: webhook)
+            hook.url = webhook
+            configuration.events.webhook = hook
+        }
+        if let webhookSecret { configuration.events.webhook?.secret = webhookSecret }
+        if let apiToken { configuration.http.token = apiToken }
         let problems = try configuration.validate()
         guard problems.isEmpty else {
             throw ValidationError(problems.map { "\(config): \($0)" }.joined(separator: "\n"))

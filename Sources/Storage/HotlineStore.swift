@@ -1,0 +1,123 @@
+import Foundation
+import GRDB
+import Logging
+
+/// A failure to open, migrate or write the embedded store, with the file it concerns.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "store \(path): \(reason)" }
+}
+
+/// The node's embedded SQLite database (`<data-dir>/hotline.sqlite`, WAL mode).
+///
+/// Holds the event outbox (`events`), the calls in progress (`live_calls`) and the call detail
+/// records (`cdrs`). The schema is created and upgraded by `HotlineStore.migrator` when the
+/// store opens. All dates are stored as Unix seconds (REAL) so range queries use the indexes.
+public final class HotlineStore: Sendable {
+    /// How hard a commit is pushed to the disk.
+    public enum Durability: String, Sendable {
+        /// `synchronous = FULL`: every commit is fsynced; survives power loss.
+        case full
+        /// `synchronous = NORMAL`: survives a crash of the process, the last commits may roll
+        /// back on power loss. Much cheaper on slow disks.
+        case normal
+    }
+
+    /// The database file.
+    public let path: String
+    public let database: DatabasePool
+
+    /// Opens (creating if needed) `<directory>/hotline.sqlite` with full durability.
+    public convenience init(directory: String) throws(StoreError) {
+        try self.init(directory: directory, durability: .full)
+    }
+
+    public init(directory: String, durability: Durability) throws(StoreError) {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent("hotline.sqlite").path
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(path: directory, reason: "cannot create directory: \(error.localizedDescription)")
+        }
+        var configuration = Configuration()
+        configuration.label = "hotline"
+        configuration.busyMode = .timeout(5)
+        configuration.maximumReaderCount = 4
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StoreError(path: path, reason: "cannot open: \(error)")
+        }
+        do {
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw StoreError(path: path, reason: "migration failed: \(error)")
+        }
+        self.database = pool
+    }
+
+    /// The schema, one migration per released change. Never edit a released migration.
+    public static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-outbox") { db in
+            // The outbox. `seq` is the delivery/pull cursor; AUTOINCREMENT so that a cursor is
+            // never reused after retention deletes the newest rows.
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    call_id TEXT NOT NULL,
+                    call_seq INTEGER NOT NULL,
+                    time REAL NOT NULL,
+                    committed_at REAL NOT NULL,
+                    cloud_event BLOB NOT NULL,
+                    delivered_at REAL,
+                    dead_reason TEXT
+                );
+                CREATE INDEX events_undelivered ON events(seq)
+                    WHERE delivered_at IS NULL AND dead_reason IS NULL;
+                CREATE INDEX events_dead ON events(seq) WHERE dead_reason IS NOT NULL;
+                CREATE INDEX events_committed_at ON events(committed_at);
+                CREATE INDEX events_call ON events(call_id, call_seq);
+
+                CREATE TABLE live_calls (
+                    call_id TEXT PRIMARY KEY NOT NULL,
+                    started_at REAL NOT NULL,
+                    caller TEXT,
+                    called TEXT,
+                    answered_at REAL,
+                    last_seq INTEGER NOT NULL
+                );
+
+                CREATE TABLE cdrs (
+                    call_id TEXT PRIMARY KEY NOT NULL,
+                    caller TEXT,
+                    called TEXT,
+                    started_at REAL NOT NULL,
+                    ended_at REAL NOT NULL,
+                    duration_ms INTEGER,
+                    cause TEXT,
+                    record BLOB NOT NULL
+                );
+                CREATE INDEX cdrs_started_at ON cdrs(started_at);
+                CREATE INDEX cdrs_caller ON cdrs(caller, started_at);
+                CREATE INDEX cdrs_called ON cdrs(called, started_at);
+                """)
+        }
+        return migrator
+    }
+}
