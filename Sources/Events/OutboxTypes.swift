@@ -90,19 +90,6 @@ public struct OutboxStatistics: Sendable, Codable, Equatable {
     public var latestCursor: Int64
 }
 
-/// A value behind a lock, for state shared between threads and tasks.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
 
 extension Duration {
     var inSeconds: Double {

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 
@@ -66,7 +67,7 @@ public final class WebhookDelivery: Service, Sendable {
     private let outbox: EventOutbox
     private let logger: Logger
     private let client: HTTPClient
-    private let stats: Locked<DeliveryStatistics>
+    private let stats: NIOLockedValueBox<DeliveryStatistics>
     private let metrics = DeliveryMetrics()
 
     public init(outbox: EventOutbox, configuration: WebhookConfiguration, logger: Logger) {
@@ -77,20 +78,20 @@ public final class WebhookDelivery: Service, Sendable {
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.timeout = .init(connect: .seconds(max(1, configuration.timeout.components.seconds)))
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
-        self.stats = Locked(DeliveryStatistics(url: configuration.url, delivered: 0, failedAttempts: 0, dead: 0,
+        self.stats = NIOLockedValueBox(DeliveryStatistics(url: configuration.url, delivered: 0, failedAttempts: 0, dead: 0,
                                                backlog: 0, lagSeconds: nil, lastError: nil, lastSuccessAt: nil, cursor: 0))
     }
 
     public func statistics() -> DeliveryStatistics {
-        var snapshot = stats.withLock { $0 }
-        if let oldest = oldestUndelivered.withLock({ $0 }) {
+        var snapshot = stats.withLockedValue { $0 }
+        if let oldest = oldestUndelivered.withLockedValue({ $0 }) {
             snapshot.lagSeconds = max(0, Date().timeIntervalSince(oldest))
         }
         return snapshot
     }
 
-    private let oldestUndelivered = Locked<Date?>(nil)
-    private let lastBacklogRefresh = Locked<ContinuousClock.Instant?>(nil)
+    private let oldestUndelivered = NIOLockedValueBox<Date?>(nil)
+    private let lastBacklogRefresh = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
     public func run() async throws {
         logger.info("webhook delivery started", metadata: ["url": "\(configuration.url)"])
@@ -120,13 +121,13 @@ public final class WebhookDelivery: Service, Sendable {
                 continue
             }
             if batch.isEmpty {
-                oldestUndelivered.withLock { $0 = nil }
-                stats.withLock { $0.backlog = 0 }
+                oldestUndelivered.withLockedValue { $0 = nil }
+                stats.withLockedValue { $0.backlog = 0 }
                 metrics.backlog.record(0)
                 _ = await outbox.waitForEvents(after: seen, timeout: .seconds(1))
                 continue
             }
-            oldestUndelivered.withLock { $0 = batch[0].committedAt }
+            oldestUndelivered.withLockedValue { $0 = batch[0].committedAt }
             guard await deliver(batch) else { return }
         }
     }
@@ -236,7 +237,7 @@ public final class WebhookDelivery: Service, Sendable {
             // The receiver has them; without the mark they will be sent again (at least once).
             logger.error("cannot mark events delivered", metadata: ["error": "\(error)"])
         }
-        stats.withLock { s in
+        stats.withLockedValue { s in
             s.delivered += Int64(batch.count)
             s.backlog = max(0, s.backlog - Int64(batch.count))
             s.lastSuccessAt = now
@@ -253,7 +254,7 @@ public final class WebhookDelivery: Service, Sendable {
         } catch {
             logger.error("cannot mark an event dead", metadata: ["error": "\(error)"])
         }
-        stats.withLock { s in
+        stats.withLockedValue { s in
             s.dead += 1
             s.backlog = max(0, s.backlog - 1)
             s.cursor = max(s.cursor, event.cursor)
@@ -262,7 +263,7 @@ public final class WebhookDelivery: Service, Sendable {
     }
 
     private func noteFailure(_ reason: String, countAttempt: Bool) {
-        let first = stats.withLock { s -> Bool in
+        let first = stats.withLockedValue { s -> Bool in
             let first = s.lastError != reason
             s.lastError = reason
             if countAttempt { s.failedAttempts += 1 }
@@ -277,15 +278,15 @@ public final class WebhookDelivery: Service, Sendable {
     /// Refreshes backlog and lag from the store, at most once a second.
     private func refreshBacklogIfDue() async {
         let now = ContinuousClock.now
-        let due = lastBacklogRefresh.withLock { last -> Bool in
+        let due = lastBacklogRefresh.withLockedValue { last -> Bool in
             guard last.map({ now - $0 >= .seconds(1) }) ?? true else { return false }
             last = now
             return true
         }
         guard due else { return }
         guard let backlog = try? await outbox.deliveryBacklog() else { return }
-        stats.withLock { $0.backlog = backlog.count }
-        oldestUndelivered.withLock { $0 = backlog.oldestCommittedAt }
+        stats.withLockedValue { $0.backlog = backlog.count }
+        oldestUndelivered.withLockedValue { $0 = backlog.oldestCommittedAt }
         metrics.backlog.record(backlog.count)
     }
 }
