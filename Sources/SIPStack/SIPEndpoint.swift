@@ -119,15 +119,17 @@ public final class SIPEndpoint: @unchecked Sendable {
 
     func receive(_ bytes: [UInt8], flow: SIPFlow, framed: Bool = false) {
         eventLoop.assertInEventLoop()
-        if bytes.allSatisfy({ $0 == 0x0D || $0 == 0x0A }) { return }   // RFC 5626 CRLF keep-alive
-        messagesReceived.increment()
         let message: SIPMessage
         do {
             message = framed ? try parser.parse(framed: bytes) : try parser.parse(datagram: bytes)
         } catch {
+            // An empty or CRLF-only datagram is an RFC 5626 keep-alive, not a message.
+            guard error.kind != .empty else { return }
+            messagesReceived.increment()
             rejectMalformed(error, flow: flow)
             return
         }
+        messagesReceived.increment()
         switch message {
         case .request(let request): receiveRequest(request, flow: flow)
         case .response(let response): receiveResponse(response, flow: flow)

@@ -153,3 +153,13 @@ def test_cancel_while_ringing_487(hotline_factory):
         assert call.invite(timeout=6).status == 200
         call.ack()
         assert call.bye().status == 200
+
+
+def test_crlf_keepalive_is_neither_answered_nor_counted(hotline):
+    """RFC 5626 keep-alives (bare CRLFs) are not messages: no answer, not counted as malformed."""
+    with SipSocket(hotline.sip_port) as s:
+        s.send_raw(b"\r\n\r\n")
+        s.send_raw(b"\r\n")
+        assert s.recv(0.5) is None, "the daemon answered a keep-alive"
+        assert s.transact("OPTIONS", hotline.uri).status == 200
+    assert hotline.metric("hotline_sip_messages_dropped_total", 'reason="malformed"') == 0
