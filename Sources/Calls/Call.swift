@@ -22,6 +22,8 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
 
     private struct State {
         var rtp: RTPSession?
+        /// The caller's leg once media is open (answers re-INVITEs).
+        var leg: Leg?
         var answeredAt: Date?
         var ended: HangupCause?
         var endedAt: Date?
@@ -90,10 +92,11 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
 
     // MARK: Events from the legs
 
-    func attach(_ rtp: RTPSession) -> Bool {
+    func attach(_ rtp: RTPSession, leg: Leg? = nil) -> Bool {
         state.withLockedValue { s in
             guard s.ended == nil else { return false }
             s.rtp = rtp
+            s.leg = leg
             return true
         }
     }
@@ -102,7 +105,7 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         state.withLockedValue { $0.onEnd.append(handler) }
     }
 
-    func sipEvent(_ event: InviteServerSession.Event, script: @escaping @Sendable (Call) async -> Void) {
+    func sipEvent(_ event: InviteSessionEvent, script: @escaping @Sendable (Call) async -> Void) {
         switch event {
         case .confirmed:
             state.withLockedValue {
@@ -116,7 +119,15 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
             end(.cancelled)
         case .remoteHangup: end(.callerHangup)
         case .ackTimeout: end(.ackTimeout)
-        case .transportFailure: end(.signallingFailure)
+        case .transportFailure, .sessionExpired: end(.signallingFailure)
+        case .infoDigit(let digit): rtp?.injectDigit(digit)
+        case .referred:
+            // Nothing to transfer in a menu: the REFER's subscription ends with 603.
+            sip.notifyReferProgress(statusCode: 603)
+        case .remoteModified:
+            logger.debug("caller changed the session (re-INVITE or UPDATE)")
+        case .ringing, .earlyMedia, .answered, .failed, .referProgress:
+            break   // UAC events; this leg is the UAS
         }
     }
 
@@ -189,21 +200,9 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
     /// The call detail record, the `data` of `hotline.call.ended` (docs/events.md).
     func detailRecord(media: RTPStatistics?) -> [String: JSONValue] {
         state.withLockedValue { s in
-            let cause = s.ended ?? .normalClearing
-            let endedAt = s.endedAt ?? Date()
-            var record: [String: JSONValue] = [
-                "caller": .string(callerNumber),
-                "called": .string(calledNumber),
-                "startedAt": .string(RFC3339.format(startedAt)),
-                "answeredAt": s.answeredAt.map { .string(RFC3339.format($0)) } ?? .null,
-                "endedAt": .string(RFC3339.format(endedAt)),
-                "durationMs": .int(Int64((endedAt.timeIntervalSince(startedAt) * 1000).rounded())),
-                "talkMs": s.answeredAt.map { .int(Int64((endedAt.timeIntervalSince($0) * 1000).rounded())) } ?? .null,
-                "cause": .string(cause.rawValue),
-                "hangupBy": .string(cause.isCallerSide ? "caller" : "hotline"),
-                "sipStatus": s.finalStatus.map { .int(Int64($0)) } ?? .null,
-                "media": .null,
-            ]
+            var record = CallDetailRecord.fields(
+                caller: callerNumber, called: calledNumber, startedAt: startedAt, answeredAt: s.answeredAt,
+                endedAt: s.endedAt, cause: s.ended, finalStatus: s.finalStatus)
             if let media {
                 record["media"] = [
                     "codec": .string(codec),
@@ -255,6 +254,31 @@ extension HangupCause {
         case .normalClearing, .mediaTimeout, .ackTimeout, .shutdown, .signallingFailure, .notFound, .rejected, .nodeRestart:
             return false
         }
+    }
+}
+
+/// The fields of `hotline.call.ended` every kind of call shares (docs/events.md); `media` is
+/// null here and filled in by calls that know their RTP statistics.
+enum CallDetailRecord {
+    static func fields(
+        caller: String, called: String, startedAt: Date, answeredAt: Date?, endedAt: Date?, cause: HangupCause?,
+        finalStatus: Int?
+    ) -> [String: JSONValue] {
+        let cause = cause ?? .normalClearing
+        let endedAt = endedAt ?? Date()
+        return [
+            "caller": .string(caller),
+            "called": .string(called),
+            "startedAt": .string(RFC3339.format(startedAt)),
+            "answeredAt": answeredAt.map { .string(RFC3339.format($0)) } ?? .null,
+            "endedAt": .string(RFC3339.format(endedAt)),
+            "durationMs": .int(Int64((endedAt.timeIntervalSince(startedAt) * 1000).rounded())),
+            "talkMs": answeredAt.map { .int(Int64((endedAt.timeIntervalSince($0) * 1000).rounded())) } ?? .null,
+            "cause": .string(cause.rawValue),
+            "hangupBy": .string(cause.isCallerSide ? "caller" : "hotline"),
+            "sipStatus": finalStatus.map { .int(Int64($0)) } ?? .null,
+            "media": .null,
+        ]
     }
 }
 

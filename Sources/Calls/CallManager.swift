@@ -44,18 +44,23 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
     private let events: EventSink
     private let logger: Logger
     private let calls = NIOLockedValueBox<[CallIdentifier: Call]>([:])
+    private let bridgedCalls = NIOLockedValueBox<[CallIdentifier: BridgedCall]>([:])
+    private let originator: Originator?
     private let activeGauge = Gauge(label: "hotline_calls_active")
 
-    public init(media: MediaEngine, settings: CallSettings, events: EventSink, logger: Logger) {
+    public init(media: MediaEngine, settings: CallSettings, events: EventSink, logger: Logger, originator: Originator? = nil) {
+        self.originator = originator
         self.media = media
         self.settings = settings
         self.events = events
         self.logger = logger
     }
 
-    public var activeCallCount: Int { calls.withLockedValue { $0.count } }
+    public var activeCallCount: Int { calls.withLockedValue { $0.count } + bridgedCalls.withLockedValue { $0.count } }
     public var activeCalls: [Call] { calls.withLockedValue { Array($0.values) } }
-    public func snapshots() -> [CallSnapshot] { activeCalls.map(\.snapshot).sorted { $0.startedAt < $1.startedAt } }
+    public func snapshots() -> [CallSnapshot] {
+        (activeCalls.map(\.snapshot) + bridgedCalls.withLockedValue { $0.values.map(\.snapshot) }).sorted { $0.startedAt < $1.startedAt }
+    }
 
     /// The data of `hotline.call.received`.
     private func receivedData(_ session: InviteServerSession, language: String?) -> [String: JSONValue] {
@@ -92,6 +97,10 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
 
     // Called on the SIP loop.
     public func endpoint(_ endpoint: SIPEndpoint, incomingCall session: InviteServerSession) {
+        if settings.lines[session.calledNumber] == nil, case .account(let user) = session.caller, let originator {
+            connectExtensionCall(session, from: user, originator: originator)
+            return
+        }
         guard let line = settings.lines[session.calledNumber] else {
             refuse(session, language: nil, status: 404, reason: "Not Found", cause: .notFound)
             return
@@ -143,15 +152,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                 "sip-call-id": "\(session.callID)", "flow": "\(session.flow)", "codec": "\(negotiated.codec)",
             ])
 
-        let remote = remoteAddress(negotiated)
-        let parameters = RTPSessionParameters(
-            law: negotiated.codec == .pcmu ? .ulaw : .alaw,
-            payloadType: UInt8(negotiated.payloadType),
-            telephoneEventPayloadType: negotiated.telephoneEventPayloadType.map { UInt8($0) },
-            remote: remote,
-            sends: negotiated.direction == .sendrecv || negotiated.direction == .sendonly,
-            receives: negotiated.direction == .sendrecv || negotiated.direction == .recvonly,
-            noMediaTimeout: settings.noMediaTimeout.map { .milliseconds($0.milliseconds) })
+        let parameters = Leg.parameters(negotiated, noMediaTimeout: settings.noMediaTimeout.map { .milliseconds($0.milliseconds) })
         let answerDelay = settings.answerDelay
         if answerDelay > .zero { session.ring() }
 
@@ -159,7 +160,10 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
             .whenComplete { [logger] result in
                 switch result {
                 case .success(let rtp):
-                    guard call.attach(rtp) else {   // cancelled while the port was being opened
+                    let leg = Leg(
+                        sip: session, rtp: rtp, party: session.callerNumber, localAddress: self.media.address,
+                        sessionID: sessionID, noMediaTimeout: parameters.noMediaTimeout)
+                    guard call.attach(rtp, leg: leg) else {   // cancelled while the port was being opened
                         rtp.close(cause: call.endCause ?? .callerHangup)
                         return
                     }
@@ -192,9 +196,65 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
             }
     }
 
-    private func remoteAddress(_ negotiated: NegotiatedAudio) -> SocketAddress? {
-        guard negotiated.remotePort > 0, negotiated.remoteAddress != "0.0.0.0", negotiated.remoteAddress != "::" else { return nil }
-        return try? SocketAddress(ipAddress: negotiated.remoteAddress, port: negotiated.remotePort)
+    /// A registered phone called something that is not one of our lines: a back-to-back call to
+    /// that extension (or out through the trunk), media anchored here.
+    private func connectExtensionCall(_ session: InviteServerSession, from user: String, originator: Originator) {
+        let called = session.calledNumber
+        guard let offer = try? SessionDescription.parse(String(decoding: session.request.body, as: UTF8.self)),
+            !session.request.body.isEmpty
+        else {
+            session.reject(statusCode: 488, reason: "Not Acceptable Here",
+                           headers: [SIPHeader(name: "Warning", value: "399 hotline \"an SDP offer is required\"")])
+            return
+        }
+        let call = BridgedCall(id: .random(), caller: user, called: called, originator: originator, events: events, logger: logger)
+        call.emit(CallEventType.received, receivedData(session, language: nil).merging(["caller": .string(user)]) { _, new in new })
+        bridgedCalls.withLockedValue { $0[call.id] = call }
+        activeGauge.record(activeCallCount)
+        call.onEnd { [weak self] call in self?.bridgedCallEnded(call) }
+        session.setEventHandler { [weak call] event in
+            // Until the callee answers, the caller's leg is watched here (CANCEL, failures).
+            switch event {
+            case .cancelled: call?.end(.cancelled)
+            case .transportFailure: call?.end(.signallingFailure)
+            default: break
+            }
+        }
+        var rng = SystemRandomNumberGenerator()
+        let sessionID = UInt64.random(in: 1...UInt64(Int64.max), using: &rng)
+        let noMediaTimeout: TimeAmount? = settings.noMediaTimeout.map { .milliseconds($0.milliseconds) }
+        media.openSession(parameters: RTPSessionParameters(law: .ulaw, payloadType: 0, telephoneEventPayloadType: nil, remote: nil, noMediaTimeout: nil)) { _ in }
+            .whenComplete { [media, logger] result in
+                switch result {
+                case .success(let rtp):
+                    guard call.endCause == nil,
+                        let (answer, negotiated) = try? OfferAnswer.answer(
+                            offer: offer, localAddress: media.address, localPort: rtp.localPort, sessionID: sessionID, sessionVersion: sessionID)
+                    else {
+                        rtp.close(cause: .rejected)
+                        session.reject(statusCode: 488, reason: "Not Acceptable Here")
+                        call.end(.rejected)
+                        return
+                    }
+                    rtp.update(parameters: Leg.parameters(negotiated, noMediaTimeout: noMediaTimeout))
+                    let leg = Leg(sip: session, rtp: rtp, party: user, localAddress: media.address, sessionID: sessionID, noMediaTimeout: noMediaTimeout)
+                    call.connect(caller: session, leg: leg, codec: negotiated.codec == .pcmu ? "PCMU" : "PCMA",
+                                 answerSDP: Array(answer.serialize().utf8))
+                case .failure(let error):
+                    logger.error("no media for call", metadata: ["call": "\(call.id)", "error": "\(error)"])
+                    session.reject(statusCode: 503, reason: "Service Unavailable", headers: [SIPHeader(name: "Retry-After", value: "5")])
+                    call.end(.rejected)
+                }
+            }
+    }
+
+    private func bridgedCallEnded(_ call: BridgedCall) {
+        bridgedCalls.withLockedValue { _ = $0.removeValue(forKey: call.id) }
+        activeGauge.record(activeCallCount)
+        let cause = call.endCause ?? .normalClearing
+        count(cause.rawValue)
+        call.emit(CallEventType.ended, call.detailRecord())
+        logger.info("call ended", metadata: ["call": "\(call.id)", "cause": "\(cause.rawValue)"])
     }
 
     private func callEnded(_ call: Call) {
@@ -245,6 +305,9 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         // BYE every remaining call; wait briefly for the answers, not for a dead peer's
         // Timer F (32 s).
         for call in remaining {
+            Task { await call.hangup(cause: .shutdown) }
+        }
+        for call in bridgedCalls.withLockedValue({ Array($0.values) }) {
             Task { await call.hangup(cause: .shutdown) }
         }
         let byeDeadline = ContinuousClock.now + .seconds(3)

@@ -31,6 +31,8 @@ public enum CallEventType {
     public static let answered = "hotline.call.answered"
     public static let ivrInput = "hotline.ivr.input"
     public static let ended = "hotline.call.ended"
+    /// A party of a back-to-back call blind-transferred the other (REFER).
+    public static let transferred = "hotline.call.transferred"
 }
 
 /// Where calls put their events: the durable outbox (Events) in the daemon, a recorder in tests.

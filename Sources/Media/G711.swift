@@ -157,3 +157,19 @@ public enum G711 {
         }
     }
 }
+
+extension G711 {
+    /// µ-law ↔ A-law by 256-entry tables (decode, then encode), for relaying between legs that
+    /// negotiated different laws.
+    static let ulawToALaw: [UInt8] = (0...255).map { encodeALaw(decodeULaw(UInt8($0))) }
+    static let alawToULaw: [UInt8] = (0...255).map { encodeULaw(decodeALaw(UInt8($0))) }
+
+    @inline(__always)
+    static func transcode(_ code: UInt8, from: G711Law, to: G711Law) -> UInt8 {
+        switch (from, to) {
+        case (.ulaw, .alaw): return ulawToALaw[Int(code)]
+        case (.alaw, .ulaw): return alawToULaw[Int(code)]
+        case (.ulaw, .ulaw), (.alaw, .alaw): return code
+        }
+    }
+}

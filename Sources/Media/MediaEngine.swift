@@ -48,11 +48,13 @@ public final class MediaEngine: Sendable {
 
     /// Opens a session on the next event loop; the returned session receives at once and
     /// sends once `start()` is called.
+    /// Pass `on` to put the session on a given loop (the other leg's, for a bridge).
     public func openSession(
         parameters: RTPSessionParameters,
+        on preferredLoop: EventLoop? = nil,
         onEvent: @escaping @Sendable (MediaEvent) -> Void
     ) -> EventLoopFuture<RTPSession> {
-        let loop = group.next()
+        let loop = preferredLoop ?? group.next()
         guard let clock = clocks[ObjectIdentifier(loop)] else {
             preconditionFailure("event loop without a media clock")
         }

@@ -92,6 +92,13 @@ public final class RTPSession: @unchecked Sendable {
     private var closedCause: HangupCause?
     private var started = false
 
+    // Relay (media anchored in a back-to-back call): what we receive goes to `relayTarget`;
+    // while another session relays into us, our clock sends only prompts, not silence.
+    private weak var relayTarget: RTPSession?
+    private var relayedInto = false
+    private var relaySourceSSRC: UInt32?
+    private var relayTimestampOffset: UInt32 = 0
+
     init(
         eventLoop: EventLoop, clock: MediaClock, localPort: Int, parameters: RTPSessionParameters,
         logger: Logger,
@@ -175,6 +182,61 @@ public final class RTPSession: @unchecked Sendable {
         eventLoop.execute { [self] in closeOnLoop(cause: cause) }
     }
 
+    /// New media parameters after a re-INVITE or UPDATE (hold, resume, new address or codec).
+    /// A new remote address drops the latched source so the peer's new one can latch.
+    public func update(parameters new: RTPSessionParameters) {
+        eventLoop.execute { [self] in
+            guard closedCause == nil else { return }
+            if new.remote != parameters.remote { latchedSource = nil }
+            if new.payloadType != parameters.payloadType { markerPending = true }
+            parameters = new
+            lastReceived = .now()
+        }
+    }
+
+    /// A key that arrived in signalling (SIP INFO) rather than in the media.
+    public func injectDigit(_ digit: Character) {
+        eventLoop.execute { [self] in
+            guard closedCause == nil else { return }
+            deliver(digit)
+        }
+    }
+
+    /// Relays media both ways between this session and `other` (a bridge of two legs): audio
+    /// is forwarded as it arrives (transcoded between µ-law and A-law when the legs differ),
+    /// RFC 4733 events with the target's payload type; sequence numbers, timestamps and SSRC
+    /// are the target's own. Both sessions must live on the same event loop.
+    public func bridge(with other: RTPSession) -> EventLoopFuture<Void> {
+        precondition(other.eventLoop === eventLoop, "bridged RTP sessions must share an event loop")
+        return eventLoop.submit { [self] in
+            // Whoever either side relayed to before (a transfer's referrer) stops getting media.
+            if let old = relayTarget, old !== other { old.detachRelay(from: self) }
+            if let old = other.relayTarget, old !== self { old.detachRelay(from: other) }
+            relayTarget = other
+            other.relayTarget = self
+            relayedInto = true
+            other.relayedInto = true
+            stopPlayback(with: .finished)
+            other.stopPlayback(with: .finished)
+        }
+    }
+
+    /// Ends a bridge from this side (both directions).
+    public func unbridge() {
+        eventLoop.execute { [self] in
+            relayTarget?.detachRelay(from: self)
+            relayTarget = nil
+            relayedInto = false
+        }
+    }
+
+    /// `peer` leaves: stop relaying to it, unless we were re-bridged to someone else since.
+    private func detachRelay(from peer: RTPSession) {
+        guard relayTarget === peer else { return }
+        relayTarget = nil
+        relayedInto = false
+    }
+
     public func readStatistics() -> EventLoopFuture<RTPStatistics> {
         eventLoop.submit { [self] in statistics }
     }
@@ -185,6 +247,10 @@ public final class RTPSession: @unchecked Sendable {
         guard closedCause == nil else { return }
         closedCause = cause
         clock.remove(self)
+        if let other = relayTarget {
+            other.detachRelay(from: self)
+            relayTarget = nil
+        }
         let ended = CallEnded(cause: cause)
         playbackPromise?.fail(ended)
         playbackPromise = nil
@@ -208,7 +274,10 @@ public final class RTPSession: @unchecked Sendable {
 
     /// Called by the clock every 20 ms.
     func tick(now: NIODeadline, tick: UInt64) {
-        if parameters.sends, let channel, let remote = latchedSource ?? parameters.remote {
+        if relayedInto, playlistIndex >= playlist.count {
+            // The bridged leg's packets are our stream; keep our clock moving for later prompts.
+            timestamp &+= UInt32(MediaFormat.samplesPerFrame)
+        } else if parameters.sends, let channel, let remote = latchedSource ?? parameters.remote {
             sendFrame(channel: channel, to: remote)
         } else {
             advancePlayback()
@@ -272,8 +341,18 @@ public final class RTPSession: @unchecked Sendable {
         let pt = parsed.header.payloadType
         if pt == parameters.payloadType {
             accept(from: envelope.remoteAddress)
+            if let target = relayTarget {
+                envelope.data.withUnsafeReadableBytes { raw in
+                    target.forward(UnsafeRawBufferPointer(rebasing: raw[parsed.payloadRange]), header: parsed.header, law: parameters.law, event: false)
+                }
+            }
         } else if let te = parameters.telephoneEventPayloadType, pt == te {
             accept(from: envelope.remoteAddress)
+            if let target = relayTarget {
+                envelope.data.withUnsafeReadableBytes { raw in
+                    target.forward(UnsafeRawBufferPointer(rebasing: raw[parsed.payloadRange]), header: parsed.header, law: parameters.law, event: true)
+                }
+            }
             let event = envelope.data.withUnsafeReadableBytes { raw in
                 TelephoneEvent.parse(UnsafeRawBufferPointer(rebasing: raw[parsed.payloadRange]))
             }
@@ -285,6 +364,42 @@ public final class RTPSession: @unchecked Sendable {
         } else {
             statistics.unknownPayloadTypeDropped += 1
         }
+    }
+
+    /// Sends a packet relayed from the bridged session (on the shared loop).
+    private func forward(_ payload: UnsafeRawBufferPointer, header: RTPHeader, law: G711Law, event: Bool) {
+        guard closedCause == nil, started, parameters.sends, let channel, let remote = latchedSource ?? parameters.remote else { return }
+        let pt: UInt8
+        if event {
+            guard let te = parameters.telephoneEventPayloadType else { return }
+            pt = te
+        } else {
+            pt = parameters.payloadType
+        }
+        // A new source stream (first packet, or the peer restarted): re-anchor timestamps so
+        // ours continue from where our clock is, and mark the discontinuity.
+        if relaySourceSSRC != header.ssrc {
+            relaySourceSSRC = header.ssrc
+            relayTimestampOffset = timestamp &- header.timestamp
+            markerPending = true
+        }
+        let ts = header.timestamp &+ relayTimestampOffset
+        var buffer = channel.allocator.buffer(capacity: 12 + payload.count)
+        buffer.writeInteger(UInt8(0x80))
+        buffer.writeInteger(((markerPending || header.marker) ? 0x80 : 0) | (pt & 0x7F))
+        buffer.writeInteger(sequenceNumber)
+        buffer.writeInteger(ts)
+        buffer.writeInteger(ssrc)
+        if event || law == parameters.law {
+            buffer.writeBytes(payload)
+        } else {
+            for byte in payload { buffer.writeInteger(G711.transcode(byte, from: law, to: parameters.law)) }
+        }
+        markerPending = false
+        sequenceNumber &+= 1
+        if !event { timestamp = ts &+ UInt32(payload.count) }
+        statistics.packetsSent += 1
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
     }
 
     private func accept(from source: SocketAddress) {

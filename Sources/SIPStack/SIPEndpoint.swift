@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SIPMessages
 
 public struct SIPEndpointConfiguration: Sendable {
@@ -16,11 +17,24 @@ public struct SIPEndpointConfiguration: Sendable {
     public var userAgent = "Hotline"
     /// Retry-After (seconds) on the 503 that new calls get while the node drains.
     public var drainRetryAfter = 30
+    public var sessionTimers = SessionTimerSettings()
+    /// SIP over TLS (RFC 3261 §26.2; `sips:`), for agent phones.
+    public var tls: SIPTLSSettings?
 
     public init(address: String, port: Int) {
         self.address = address
         self.port = port
     }
+}
+
+/// RFC 4028 session timers: what we ask for on our INVITEs and accept on theirs.
+public struct SessionTimerSettings: Sendable {
+    public var enabled = true
+    /// Session-Expires we propose (seconds).
+    public var sessionExpires = 1800
+    /// The smallest interval we accept (Min-SE); shorter requests get 422.
+    public var minSE = 90
+    public init() {}
 }
 
 /// The transaction user above the endpoint: the call layer.
@@ -31,10 +45,10 @@ public protocol SIPEndpointDelegate: AnyObject, Sendable {
 }
 
 /// Methods this endpoint serves; other known methods get 405 with this list, unknown ones 501.
-let allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS"
-private let knownButNotAllowed: Set<SIPMethod> = [
-    .register, .info, .update, .refer, .notify, .subscribe, .message, .prack, .publish,
-]
+let allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, REGISTER"
+/// Extensions we implement (RFC 4028 session timers; RFC 3515 REFER needs no option tag).
+let supportedExtensions: Set<String> = ["timer"]
+private let knownButNotAllowed: Set<SIPMethod> = [.subscribe, .message, .prack, .publish]
 
 /// The SIP transport and transaction layers (RFC 3261 §17, §18) plus the request routing of a
 /// user agent server core (§8.2): listeners, server and client transactions keyed by branch,
@@ -53,7 +67,13 @@ public final class SIPEndpoint: @unchecked Sendable {
     private var serverInvites: [TransactionKey: ServerInviteEntry] = [:]
     private var serverNonInvites: [TransactionKey: ServerNonInviteEntry] = [:]
     private var clientTransactions: [String: ClientNonInviteEntry] = [:]
-    private var dialogs: [DialogKey: InviteServerSession] = [:]
+    private var clientInvites: [String: ClientInviteEntry] = [:]
+    /// CANCELs in flight, by the branch of the INVITE they cancel (they share it, §9.1).
+    private var cancelTransactions: [String: ClientNonInviteEntry] = [:]
+    private var dialogs: [DialogKey: InviteSession] = [:]
+    private var tlsChannel: Channel?
+    /// REGISTER, digest authentication of calls, per-source defences; nil serves no REGISTER.
+    public private(set) var registrar: Registrar?
     private var draining = false
 
     let messagesReceived = Counter(label: "hotline_sip_messages_received_total")
@@ -61,6 +81,7 @@ public final class SIPEndpoint: @unchecked Sendable {
     let strayDropped = Counter(label: "hotline_sip_messages_dropped_total", dimensions: [("reason", "unmatched")])
     let badRequests = Counter(label: "hotline_sip_bad_requests_total")
     let transportErrorCount = Counter(label: "hotline_sip_transport_errors_total")
+    let guardDropped = Counter(label: "hotline_sip_messages_dropped_total", dimensions: [("reason", "source_guard")])
 
     public init(eventLoop: EventLoop, configuration: SIPEndpointConfiguration, logger: Logger) {
         self.eventLoop = eventLoop
@@ -97,6 +118,22 @@ public final class SIPEndpoint: @unchecked Sendable {
                 }
                 .bind(host: configuration.address, port: configuration.port).get()
         }
+        if let tls = configuration.tls {
+            let context = try tls.makeServerContext()
+            let limits = configuration.limits
+            tlsChannel = try await ServerBootstrap(group: eventLoop)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 1024)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                        try channel.pipeline.syncOperations.addHandler(TCPTransportHandler(endpoint: self, limits: limits, transport: .tls))
+                    }
+                }
+                .bind(host: configuration.address, port: tls.port).get()
+            logger.info("SIP over TLS listening", metadata: ["address": "\(configuration.address)", "port": "\(tls.port)"])
+        }
         logger.info(
             "SIP listening",
             metadata: [
@@ -111,8 +148,15 @@ public final class SIPEndpoint: @unchecked Sendable {
     }
 
     public func stop() async {
+        registrar?.stop()
         try? await udpChannel?.close()
         try? await tcpChannel?.close()
+        try? await tlsChannel?.close()
+    }
+
+    /// Installs the registrar (before `start()`).
+    public func setRegistrar(_ registrar: Registrar) {
+        self.registrar = registrar
     }
 
     // MARK: Receiving
@@ -204,7 +248,20 @@ public final class SIPEndpoint: @unchecked Sendable {
             }
         }
 
-        // A new server transaction.
+        // A new server transaction: per-source defences first (blocked sources get nothing).
+        if let registrar {
+            switch registrar.admit(request, flow: flow) {
+            case .allow: break
+            case .drop:
+                guardDropped.increment()
+                return
+            case .rateLimited(let retryAfter):
+                guardDropped.increment()
+                reply(request, 503, reason: "Service Unavailable (rate limit)", flow: flow,
+                      headers: [SIPHeader(name: "Retry-After", value: "\(retryAfter)")])
+                return
+            }
+        }
         if request.method == .invite {
             let entry = ServerInviteEntry(
                 key: key, request: request, flow: flow,
@@ -254,10 +311,10 @@ public final class SIPEndpoint: @unchecked Sendable {
         case "sip", "sips", "tel": break
         default: return (416, "Unsupported URI Scheme", [])
         }
-        let required = request.headers.values("Require").filter { !$0.isEmpty }
-        if !required.isEmpty, request.method != .cancel {
-            // §8.2.2.3: we support no extension yet.
-            return (420, "Bad Extension", [SIPHeader(name: "Unsupported", value: required.joined(separator: ", "))])
+        let unsupported = request.headers.values("Require").filter { !$0.isEmpty && !supportedExtensions.contains($0.lowercased()) }
+        if !unsupported.isEmpty, request.method != .cancel, request.method != .ack {
+            // §8.2.2.3
+            return (420, "Bad Extension", [SIPHeader(name: "Unsupported", value: unsupported.joined(separator: ", "))])
         }
         if request.method == .invite, !request.body.isEmpty {
             let type = request.contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
@@ -279,10 +336,10 @@ public final class SIPEndpoint: @unchecked Sendable {
             return
         }
         if let toTag = request.to?.tag {
-            // A re-INVITE inside a dialog (session refresh, hold): this issue keeps the media as
-            // negotiated and answers with the session's current SDP.
+            // A re-INVITE inside a dialog (hold, codec or address change, session refresh).
             let dialogKey = DialogKey(callID: request.callID ?? "", localTag: toTag, remoteTag: request.from?.tag ?? "")
             if let session = dialogs[dialogKey] {
+                entry.dialogSession = session
                 session.receivedReINVITE(request, entry: entry)
             } else {
                 respond(entry, 481, reason: "Call/Transaction Does Not Exist")
@@ -297,7 +354,21 @@ public final class SIPEndpoint: @unchecked Sendable {
             respond(entry, 503, reason: "Service Unavailable")
             return
         }
+        if let (code, headers) = checkSessionTimer(request) {
+            respond(entry, code, headers: headers)
+            return
+        }
+        var caller: Registrar.CallerIdentity = .unauthenticated
+        if let registrar {
+            switch registrar.authorizeCall(request, flow: entry.flow, pendingCalls: serverInvites.count + dialogs.count) {
+            case .allowed(let identity): caller = identity
+            case .respond(let code, let reason, let headers):
+                respond(entry, code, reason: reason, headers: headers)
+                return
+            }
+        }
         let session = InviteServerSession(endpoint: self, request: request, entry: entry, localTag: randomToken())
+        session.caller = caller
         entry.session = session
         delegate.endpoint(self, incomingCall: session)
     }
@@ -307,19 +378,31 @@ public final class SIPEndpoint: @unchecked Sendable {
             respond(entry, code, reason: reason, headers: headers)
             return
         }
+        if let toTag = request.to?.tag, request.method != .register, request.method != .options {
+            // §12.2.2: a request inside a dialog goes to its invite session.
+            let key = DialogKey(callID: request.callID ?? "", localTag: toTag, remoteTag: request.from?.tag ?? "")
+            if let session = dialogs[key] {
+                session.receivedInDialog(request, entry: entry)
+            } else {
+                respond(entry, 481, reason: "Call/Transaction Does Not Exist")
+            }
+            return
+        }
         switch request.method {
         case .options:
             respond(entry, 200, headers: [
                 SIPHeader(name: "Allow", value: allowedMethods),
                 SIPHeader(name: "Accept", value: "application/sdp"),
+                SIPHeader(name: "Supported", value: "timer"),
             ], toTag: request.to?.tag == nil ? randomToken() : nil)
-        case .bye:
-            let key = DialogKey(callID: request.callID ?? "", localTag: request.to?.tag ?? "", remoteTag: request.from?.tag ?? "")
-            if let session = dialogs[key] {
-                session.receivedBYE(request, entry: entry)
+        case .register:
+            if let registrar {
+                registrar.receivedREGISTER(request, entry: entry)
             } else {
-                respond(entry, 481, reason: "Call/Transaction Does Not Exist")
+                respond(entry, 405, headers: [SIPHeader(name: "Allow", value: allowedMethods)])
             }
+        case .bye, .info, .update, .refer, .notify:
+            respond(entry, 481, reason: "Call/Transaction Does Not Exist")
         case let method where knownButNotAllowed.contains(method):
             respond(entry, 405, headers: [SIPHeader(name: "Allow", value: allowedMethods)])
         default:
@@ -335,8 +418,10 @@ public final class SIPEndpoint: @unchecked Sendable {
             return
         }
         let dialogKey = DialogKey(callID: request.callID ?? "", localTag: request.to?.tag ?? "", remoteTag: request.from?.tag ?? "")
-        if let session = dialogs[dialogKey] {
+        if let session = dialogs[dialogKey] as? InviteServerSession {
             session.receivedACK(request)
+        } else if let session = dialogs[dialogKey] {
+            session.receivedDialogACK(request)
         } else {
             strayDropped.increment()
         }
@@ -363,14 +448,56 @@ public final class SIPEndpoint: @unchecked Sendable {
     }
 
     private func receiveResponse(_ response: SIPResponse, flow: SIPFlow) {
-        guard let via = response.topVia, let branch = via.branch, let entry = clientTransactions[branch],
-            response.cseq?.method == entry.machine.request.method
-        else {
+        guard let via = response.topVia, let branch = via.branch else {
+            strayDropped.increment()
+            return
+        }
+        if response.cseq?.method == .invite, let entry = clientInvites[branch] {
+            entry.lastResponse = response
+            let invite = entry.machine.request   // read before the machine is mutated
+            let actions = entry.machine.receivedResponse(statusCode: response.statusCode) {
+                Self.makeNon2xxACK(for: invite, response: response)
+            }
+            perform(actions, entry: entry)
+            return
+        }
+        if response.cseq?.method == .cancel, let entry = cancelTransactions[branch] {
+            entry.lastResponse = response
+            perform(entry.machine.receivedResponse(statusCode: response.statusCode), entry: entry)
+            return
+        }
+        guard let entry = clientTransactions[branch], response.cseq?.method == entry.machine.request.method else {
             strayDropped.increment()
             return
         }
         entry.lastResponse = response
         perform(entry.machine.receivedResponse(statusCode: response.statusCode), entry: entry)
+    }
+
+    /// §17.1.1.3: the ACK for a non-2xx final response: the INVITE's Request-URI, top Via,
+    /// From, Call-ID, Route and CSeq number, the response's To.
+    static func makeNon2xxACK(for invite: SIPRequest, response: SIPResponse) -> SIPRequest {
+        var ack = SIPRequest(method: .ack, uri: invite.uri)
+        if let via = invite.headers.values("Via").first { ack.headers.add("Via", via) }
+        ack.headers.add("Max-Forwards", "70")
+        for route in invite.headers.values("Route") { ack.headers.add("Route", route) }
+        if let from = invite.headers["From"] { ack.headers.add("From", from) }
+        if let to = response.headers["To"] { ack.headers.add("To", to) }
+        if let callID = invite.callID { ack.headers.add("Call-ID", callID) }
+        ack.headers.add("CSeq", CSeq(sequence: invite.cseq?.sequence ?? 1, method: .ack).description)
+        return ack
+    }
+
+    /// RFC 4028 §8.1: a Session-Expires below our Min-SE gets 422 with our Min-SE.
+    private func checkSessionTimer(_ request: SIPRequest) -> (Int, [SIPHeader])? {
+        guard configuration.sessionTimers.enabled, let value = request.headers["Session-Expires"] else { return nil }
+        guard let interval = Int(value.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? "") else {
+            return (400, [])
+        }
+        if interval < configuration.sessionTimers.minSE {
+            return (422, [SIPHeader(name: "Min-SE", value: "\(configuration.sessionTimers.minSE)")])
+        }
+        return nil
     }
 
     // MARK: Sending
@@ -379,19 +506,28 @@ public final class SIPEndpoint: @unchecked Sendable {
         if response.headers["Server"] == nil { response.headers.add("Server", configuration.userAgent) }
     }
 
-    /// Answers a request outside any transaction (malformed or incomplete requests only).
-    private func reply(_ request: SIPRequest, _ code: Int, reason: String, flow: SIPFlow) {
-        badRequests.increment()
+    /// Answers a request outside any transaction (malformed or incomplete requests, and
+    /// requests refused by the source guard, which must not cost a transaction).
+    private func reply(_ request: SIPRequest, _ code: Int, reason: String, flow: SIPFlow, headers: [SIPHeader] = []) {
+        if code == 400 { badRequests.increment() }
         var response = SIPResponse(to: request, statusCode: code, reason: reason, toTag: request.to?.tag == nil ? randomToken() : nil)
+        for h in headers { response.headers.add(h.name, h.value) }
         addServerHeaders(&response)
         sendResponse(response, flow: flow)
     }
 
-    func respond(_ entry: ServerNonInviteEntry, _ code: Int, reason: String? = nil, headers: [SIPHeader] = [], toTag: String? = nil) {
+    func respond(
+        _ entry: ServerNonInviteEntry, _ code: Int, reason: String? = nil, headers: [SIPHeader] = [], toTag: String? = nil,
+        body: [UInt8] = []
+    ) {
         var response = SIPResponse(
             to: entry.request, statusCode: code, reason: reason,
             toTag: toTag ?? (entry.request.to?.tag == nil ? randomToken() : nil))
         for h in headers { response.headers.add(h.name, h.value) }
+        if !body.isEmpty {
+            response.body = body
+            response.headers.set("Content-Length", "\(body.count)")
+        }
         addServerHeaders(&response)
         perform(entry.machine.sendFinal(response, statusCode: code), entry: entry)
     }
@@ -433,20 +569,91 @@ public final class SIPEndpoint: @unchecked Sendable {
     /// Sends a request in a new client non-INVITE transaction (§17.1.2), with a fresh Via.
     func sendRequest(_ request: SIPRequest, flow: SIPFlow, completion: @escaping (ClientResult) -> Void) {
         eventLoop.assertInEventLoop()
-        var request = request
         let branch = TransactionKey.magicCookie + randomToken()
-        var via = Via(transport: flow.viaTransport, host: configuration.address, port: configuration.port)
+        let request = withVia(request, branch: branch, flow: flow)
+        let entry = ClientNonInviteEntry(
+            branch: branch, flow: flow, completion: completion,
+            machine: ClientNonInviteTransaction(request: request, transport: flow.isReliable ? .reliable : .unreliable, timers: configuration.timers))
+        clientTransactions[branch] = entry
+        perform(entry.machine.start(), entry: entry)
+    }
+
+    enum InviteClientEvent {
+        case provisional(SIPResponse)
+        case success(SIPResponse)
+        /// A final non-2xx response, or a timeout (408) or transport failure (503) without one.
+        case failure(Int, SIPResponse?)
+    }
+
+    /// Sends an INVITE in a new client INVITE transaction (§17.1.1) with a fresh Via.
+    @discardableResult
+    func sendInvite(_ request: SIPRequest, flow: SIPFlow, handler: @escaping (InviteClientEvent) -> Void) -> ClientInviteEntry {
+        eventLoop.assertInEventLoop()
+        let branch = TransactionKey.magicCookie + randomToken()
+        let request = withVia(request, branch: branch, flow: flow)
+        let entry = ClientInviteEntry(
+            branch: branch, flow: flow, handler: handler,
+            machine: ClientInviteTransaction(request: request, transport: flow.isReliable ? .reliable : .unreliable, timers: configuration.timers))
+        clientInvites[branch] = entry
+        perform(entry.machine.start(), entry: entry)
+        return entry
+    }
+
+    /// §9.1: CANCEL for a pending INVITE: same Request-URI, Call-ID, From, To, CSeq number
+    /// and the INVITE's Via branch; its own non-INVITE transaction.
+    func cancel(_ entry: ClientInviteEntry) {
+        let invite = entry.machine.request
+        guard entry.machine.phase == .proceeding || entry.machine.phase == .calling else { return }
+        var cancel = SIPRequest(method: .cancel, uri: invite.uri)
+        if let via = invite.headers.values("Via").first { cancel.headers.add("Via", via) }
+        cancel.headers.add("Max-Forwards", "70")
+        for route in invite.headers.values("Route") { cancel.headers.add("Route", route) }
+        for name in ["From", "To", "Call-ID"] { if let v = invite.headers[name] { cancel.headers.add(name, v) } }
+        cancel.headers.add("CSeq", CSeq(sequence: invite.cseq?.sequence ?? 1, method: .cancel).description)
+        let cancelEntry = ClientNonInviteEntry(
+            branch: entry.branch + "-cancel", flow: entry.flow, completion: { _ in },
+            machine: ClientNonInviteTransaction(request: cancel, transport: entry.flow.isReliable ? .reliable : .unreliable, timers: configuration.timers))
+        // Responses to the CANCEL carry the INVITE's branch; they are matched by CSeq method.
+        cancelTransactions[entry.branch] = cancelEntry
+        perform(cancelEntry.machine.start(), entry: cancelEntry)
+    }
+
+    func abandon(_ entry: ClientInviteEntry) {
+        perform(entry.machine.abandon(), entry: entry)
+    }
+
+    /// Sends a request outside any transaction: the ACK for a 2xx (§13.2.2.4), with a new Via.
+    func sendStateless(_ request: SIPRequest, flow: SIPFlow) {
+        transmit(withVia(request, branch: TransactionKey.magicCookie + randomToken(), flow: flow), flow: flow)
+    }
+
+    private func withVia(_ request: SIPRequest, branch: String, flow: SIPFlow) -> SIPRequest {
+        var request = request
+        var via = Via(transport: flow.viaTransport, host: configuration.address, port: listeningPort(for: flow))
         via.branch = branch
         via.rport = .some(nil)
         var headers = SIPHeaders()
         headers.add("Via", via.description)
         for h in request.headers where h.name.caseInsensitiveCompare("Via") != .orderedSame { headers.add(h.name, h.value) }
         request.headers = headers
-        let entry = ClientNonInviteEntry(
-            branch: branch, flow: flow, completion: completion,
-            machine: ClientNonInviteTransaction(request: request, transport: flow.isReliable ? .reliable : .unreliable, timers: configuration.timers))
-        clientTransactions[branch] = entry
-        perform(entry.machine.start(), entry: entry)
+        return request
+    }
+
+    /// The port we listen on for a flow's transport (Via sent-by, Contact).
+    func listeningPort(for flow: SIPFlow) -> Int {
+        if case .stream(_, .tls) = flow, let tls = configuration.tls { return tls.port }
+        return configuration.port
+    }
+
+    /// Our Contact URI for messages on `flow` (§8.1.1.8): reachable back on the same transport.
+    func contactURI(user: String?, flow: SIPFlow) -> SIPURI {
+        var uri = SIPURI(scheme: "sip", user: user, host: configuration.address, port: listeningPort(for: flow))
+        switch flow {
+        case .stream(_, .tls): uri.scheme = "sips"
+        case .stream(_, .tcp): uri.parameters.append(URIParameter(name: "transport", value: "tcp"))
+        case .datagram: break
+        }
+        return uri
     }
 
     private func transmit(_ request: SIPRequest, flow: SIPFlow) {
@@ -482,7 +689,8 @@ public final class SIPEndpoint: @unchecked Sendable {
                     self.perform(entry.machine.timerFired(timer), entry: entry)
                 }
             case .cancelTimer(let timer): entry.timers.cancel(timer)
-            case .passACKToTU: entry.session?.receivedACK(entry.request)
+            case .passACKToTU:
+                if let session = entry.session { session.receivedACK(entry.request) } else { entry.dialogSession?.receivedDialogACK(entry.request) }
             case .timeout: logger.debug("INVITE transaction timed out waiting for ACK", metadata: ["call-id": "\(entry.request.callID ?? "")"])
             case .transportError: entry.session?.transportFailed()
             case .terminated:
@@ -526,19 +734,67 @@ public final class SIPEndpoint: @unchecked Sendable {
             case .transportError: entry.finish(.transportError)
             case .terminated:
                 entry.timers.cancelAll()
-                clientTransactions.removeValue(forKey: entry.branch)
+                if clientTransactions[entry.branch] === entry { clientTransactions.removeValue(forKey: entry.branch) }
+                for (key, value) in cancelTransactions where value === entry { cancelTransactions.removeValue(forKey: key) }
+            }
+        }
+    }
+
+    private func perform(_ actions: [ClientInviteTransaction<SIPRequest, SIPRequest>.Action], entry: ClientInviteEntry) {
+        for action in actions {
+            switch action {
+            case .send(let request): transmit(request, flow: entry.flow)
+            case .sendACK(let ack): transmit(ack, flow: entry.flow)
+            case .startTimer(let timer, let after):
+                entry.timers.start(timer, after: after, on: eventLoop) { [weak self, weak entry] in
+                    guard let self, let entry else { return }
+                    self.perform(entry.machine.timerFired(timer), entry: entry)
+                }
+            case .cancelTimer(let timer): entry.timers.cancel(timer)
+            case .passResponseToTU:
+                guard let response = entry.lastResponse else { break }
+                switch response.statusCode {
+                case ..<200: entry.handler(.provisional(response))
+                case 200..<300: entry.handler(.success(response))
+                default: entry.handler(.failure(response.statusCode, response))
+                }
+            case .timeout: entry.handler(.failure(408, nil))
+            case .transportError: entry.handler(.failure(503, nil))
+            case .terminated:
+                entry.timers.cancelAll()
+                clientInvites.removeValue(forKey: entry.branch)
+                cancelTransactions.removeValue(forKey: entry.branch)?.timers.cancelAll()
             }
         }
     }
 
     // MARK: Dialogs
 
-    func register(_ session: InviteServerSession) {
-        dialogs[session.dialogKey] = session
+    func register(_ session: InviteSession) {
+        guard let key = session.dialogKey else { return }
+        dialogs[key] = session
     }
 
-    func unregister(_ session: InviteServerSession) {
-        if dialogs[session.dialogKey] === session { dialogs.removeValue(forKey: session.dialogKey) }
+    func unregister(_ session: InviteSession) {
+        guard let key = session.dialogKey else { return }
+        if dialogs[key] === session { dialogs.removeValue(forKey: key) }
+    }
+
+    /// Starts an outgoing call (UAC). Set its event handler, then call `start()`.
+    public func makeCall(_ call: OutgoingCall) -> EventLoopFuture<InviteClientSession> {
+        eventLoop.submit { InviteClientSession(endpoint: self, call: call) }
+    }
+
+    /// Sends OPTIONS outside a dialog (qualify pings, RFC 3261 §11) and reports the outcome.
+    func sendOPTIONS(to uri: SIPURI, flow: SIPFlow, completion: @escaping (ClientResult) -> Void) {
+        var request = SIPRequest(method: .options, uri: uri)
+        request.headers.add("Max-Forwards", "70")
+        request.headers.add("From", "<sip:hotline@\(configuration.address)>;tag=\(randomToken())")
+        request.headers.add("To", "<\(uri.description)>")
+        request.headers.add("Call-ID", randomToken() + "@" + configuration.address)
+        request.headers.add("CSeq", "1 OPTIONS")
+        request.headers.add("User-Agent", configuration.userAgent)
+        sendRequest(request, flow: flow, completion: completion)
     }
 
     public var activeDialogCount: Int {
@@ -587,11 +843,30 @@ final class ServerInviteEntry: @unchecked Sendable {  // confined to the endpoin
     var machine: ServerInviteTransaction<SIPResponse>
     var timers = TransactionTimerTable()
     var session: InviteServerSession?
+    /// The dialog a re-INVITE belongs to.
+    weak var dialogSession: InviteSession?
 
     init(key: TransactionKey, request: SIPRequest, flow: SIPFlow, machine: ServerInviteTransaction<SIPResponse>) {
         self.key = key
         self.request = request
         self.flow = flow
+        self.machine = machine
+    }
+}
+
+final class ClientInviteEntry: @unchecked Sendable {  // confined to the endpoint's loop
+    let branch: String
+    let flow: SIPFlow
+    var machine: ClientInviteTransaction<SIPRequest, SIPRequest>
+    var timers = TransactionTimerTable()
+    var lastResponse: SIPResponse?
+    let handler: (SIPEndpoint.InviteClientEvent) -> Void
+
+    init(branch: String, flow: SIPFlow, handler: @escaping (SIPEndpoint.InviteClientEvent) -> Void,
+         machine: ClientInviteTransaction<SIPRequest, SIPRequest>) {
+        self.branch = branch
+        self.flow = flow
+        self.handler = handler
         self.machine = machine
     }
 }

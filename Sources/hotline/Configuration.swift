@@ -1,4 +1,6 @@
 import Foundation
+import SIPMessages
+import SIPStack
 import Yams
 
 /// The daemon's configuration file (`hotline.yaml`), documented in docs/configuration.md.
@@ -10,7 +12,78 @@ struct HotlineConfiguration: Decodable, Sendable {
         var port = 5060
         var udp = true
         var tcp = true
-        enum CodingKeys: String, CodingKey, CaseIterable { case address, port, udp, tcp }
+        var tls: TLS?
+        /// RFC 4028: Session-Expires we ask for; 0 turns session timers off.
+        var sessionExpires = 1800
+        var minSE = 90
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case address, port, udp, tcp, tls, sessionExpires = "session-expires", minSE = "min-se"
+        }
+    }
+    struct TLS: Decodable, Sendable {
+        var port = 5061
+        var certificate: String
+        var privateKey: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case port, certificate, privateKey = "private-key" }
+    }
+    struct Registrar: Decodable, Sendable {
+        var realm = "hotline"
+        var minExpires = 60
+        var maxExpires = 3600
+        var defaultExpires = 3600
+        var maxContacts = 10
+        var nonceLifetime = 300.0
+        var qualifyInterval = 30.0
+        var algorithms = ["SHA-256", "MD5"]
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case algorithms, realm, minExpires = "min-expires", maxExpires = "max-expires", defaultExpires = "default-expires",
+                maxContacts = "max-contacts", nonceLifetime = "nonce-lifetime", qualifyInterval = "qualify-interval"
+        }
+    }
+    /// One account, or a numbered range of them sharing a password (`range: 1001-1010`).
+    struct Account: Decodable, Sendable {
+        var name: String?
+        var range: String?
+        var password: String?
+        var ha1MD5: String?
+        var ha1SHA256: String?
+        var networks: [String] = []
+        var displayName: String?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, range, password, ha1MD5 = "ha1-md5", ha1SHA256 = "ha1-sha256", networks, displayName = "display-name"
+        }
+    }
+    struct Trunk: Decodable, Sendable {
+        var name: String
+        var networks: [String] = []
+        var host: String?
+        var port = 5060
+        var outboundProxy: String?
+        var username: String?
+        var password: String?
+        var callerID: String?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, networks, host, port, outboundProxy = "outbound-proxy", username, password, callerID = "caller-id"
+        }
+    }
+    struct Security: Decodable, Sendable {
+        var unknownSources = "challenge"
+        var invitesPerSecond = 20.0
+        var inviteBurst = 40
+        var registersPerSecond = 10.0
+        var registerBurst = 20
+        var maxAuthFailures = 10
+        var failureWindow = 60.0
+        var blockDuration = 600.0
+        var exempt: [String] = []
+        var maxCalls = 2000
+        var maxCallRate = 200.0
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case unknownSources = "unknown-sources", invitesPerSecond = "invites-per-second", inviteBurst = "invite-burst",
+                registersPerSecond = "registers-per-second", registerBurst = "register-burst", maxAuthFailures = "max-auth-failures",
+                failureWindow = "failure-window", blockDuration = "block-duration", exempt, maxCalls = "max-calls",
+                maxCallRate = "max-call-rate"
+        }
     }
     struct HTTP: Decodable, Sendable {
         var address = "127.0.0.1"
@@ -58,8 +131,11 @@ struct HotlineConfiguration: Decodable, Sendable {
         var answerDelay = 0.0
         var menuTimeout = 5.0
         var maxMenuTimeouts = 3
+        /// The trunk that numbers which are not accounts are dialled through.
+        var outboundTrunk: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case answerDelay = "answer-delay", menuTimeout = "menu-timeout", maxMenuTimeouts = "max-menu-timeouts"
+            case answerDelay = "answer-delay", menuTimeout = "menu-timeout", maxMenuTimeouts = "max-menu-timeouts",
+                outboundTrunk = "outbound-trunk"
         }
     }
     struct Shutdown: Decodable, Sendable {
@@ -75,11 +151,16 @@ struct HotlineConfiguration: Decodable, Sendable {
     var calls = Calls()
     var shutdown = Shutdown()
     var events = Events()
+    var registrar = Registrar()
+    var accounts: [Account] = []
+    var trunks: [Trunk] = []
+    var security = Security()
     var dataDir = "data"
     var logLevel = "info"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case sip, http, rtp, prompts, lines, calls, shutdown, events, dataDir = "data-dir", logLevel = "log-level"
+        case sip, http, rtp, prompts, lines, calls, shutdown, events, registrar, accounts, trunks, security,
+            dataDir = "data-dir", logLevel = "log-level"
     }
 
     init() {}
@@ -98,6 +179,10 @@ extension HotlineConfiguration {
         calls = try c.decodeIfPresent(Calls.self, forKey: .calls) ?? Calls()
         shutdown = try c.decodeIfPresent(Shutdown.self, forKey: .shutdown) ?? Shutdown()
         events = try c.decodeIfPresent(Events.self, forKey: .events) ?? Events()
+        registrar = try c.decodeIfPresent(Registrar.self, forKey: .registrar) ?? Registrar()
+        accounts = try c.decodeIfPresent([Account].self, forKey: .accounts) ?? []
+        trunks = try c.decodeIfPresent([Trunk].self, forKey: .trunks) ?? []
+        security = try c.decodeIfPresent(Security.self, forKey: .security) ?? Security()
         dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? dataDir
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel) ?? logLevel
     }
@@ -111,6 +196,94 @@ extension HotlineConfiguration.SIP {
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
         udp = try c.decodeIfPresent(Bool.self, forKey: .udp) ?? udp
         tcp = try c.decodeIfPresent(Bool.self, forKey: .tcp) ?? tcp
+        tls = try c.decodeIfPresent(HotlineConfiguration.TLS.self, forKey: .tls)
+        sessionExpires = try c.decodeIfPresent(Int.self, forKey: .sessionExpires) ?? sessionExpires
+        minSE = try c.decodeIfPresent(Int.self, forKey: .minSE) ?? minSE
+    }
+}
+
+extension HotlineConfiguration.TLS {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        certificate = try c.decode(String.self, forKey: .certificate)
+        privateKey = try c.decode(String.self, forKey: .privateKey)
+    }
+}
+
+extension HotlineConfiguration.Registrar {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        realm = try c.decodeIfPresent(String.self, forKey: .realm) ?? realm
+        minExpires = try c.decodeIfPresent(Int.self, forKey: .minExpires) ?? minExpires
+        maxExpires = try c.decodeIfPresent(Int.self, forKey: .maxExpires) ?? maxExpires
+        defaultExpires = try c.decodeIfPresent(Int.self, forKey: .defaultExpires) ?? defaultExpires
+        maxContacts = try c.decodeIfPresent(Int.self, forKey: .maxContacts) ?? maxContacts
+        nonceLifetime = try c.decodeIfPresent(Double.self, forKey: .nonceLifetime) ?? nonceLifetime
+        qualifyInterval = try c.decodeIfPresent(Double.self, forKey: .qualifyInterval) ?? qualifyInterval
+        algorithms = try c.decodeIfPresent([String].self, forKey: .algorithms) ?? algorithms
+    }
+}
+
+extension HotlineConfiguration.Account {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        range = try c.decodeIfPresent(String.self, forKey: .range)
+        password = try c.decodeIfPresent(String.self, forKey: .password)
+        ha1MD5 = try c.decodeIfPresent(String.self, forKey: .ha1MD5)
+        ha1SHA256 = try c.decodeIfPresent(String.self, forKey: .ha1SHA256)
+        networks = try c.decodeIfPresent([String].self, forKey: .networks) ?? []
+        displayName = try c.decodeIfPresent(String.self, forKey: .displayName)
+    }
+
+    /// The account names this entry defines: `name`, or every number of `range` (`1001-1010`).
+    func names() throws -> [String] {
+        if let name, range == nil { return [name] }
+        guard name == nil, let range else { throw ConfigurationError.invalid(path: "accounts", reason: "each account needs exactly one of 'name' or 'range'") }
+        let bounds = range.split(separator: "-").map { String($0) }
+        guard bounds.count == 2, let low = Int(bounds[0]), let high = Int(bounds[1]), low <= high, high - low < 10_000,
+            bounds[0].count == bounds[1].count
+        else {
+            throw ConfigurationError.invalid(path: "accounts", reason: "range '\(range)' must be FIRST-LAST with equal digit counts, e.g. 1001-1010")
+        }
+        return (low...high).map { String(format: "%0\(bounds[0].count)d", $0) }
+    }
+}
+
+extension HotlineConfiguration.Trunk {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        networks = try c.decodeIfPresent([String].self, forKey: .networks) ?? []
+        host = try c.decodeIfPresent(String.self, forKey: .host)
+        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        outboundProxy = try c.decodeIfPresent(String.self, forKey: .outboundProxy)
+        username = try c.decodeIfPresent(String.self, forKey: .username)
+        password = try c.decodeIfPresent(String.self, forKey: .password)
+        callerID = try c.decodeIfPresent(String.self, forKey: .callerID)
+    }
+}
+
+extension HotlineConfiguration.Security {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        unknownSources = try c.decodeIfPresent(String.self, forKey: .unknownSources) ?? unknownSources
+        invitesPerSecond = try c.decodeIfPresent(Double.self, forKey: .invitesPerSecond) ?? invitesPerSecond
+        inviteBurst = try c.decodeIfPresent(Int.self, forKey: .inviteBurst) ?? inviteBurst
+        registersPerSecond = try c.decodeIfPresent(Double.self, forKey: .registersPerSecond) ?? registersPerSecond
+        registerBurst = try c.decodeIfPresent(Int.self, forKey: .registerBurst) ?? registerBurst
+        maxAuthFailures = try c.decodeIfPresent(Int.self, forKey: .maxAuthFailures) ?? maxAuthFailures
+        failureWindow = try c.decodeIfPresent(Double.self, forKey: .failureWindow) ?? failureWindow
+        blockDuration = try c.decodeIfPresent(Double.self, forKey: .blockDuration) ?? blockDuration
+        exempt = try c.decodeIfPresent([String].self, forKey: .exempt) ?? []
+        maxCalls = try c.decodeIfPresent(Int.self, forKey: .maxCalls) ?? maxCalls
+        maxCallRate = try c.decodeIfPresent(Double.self, forKey: .maxCallRate) ?? maxCallRate
     }
 }
 
@@ -181,6 +354,7 @@ extension HotlineConfiguration.Calls {
         answerDelay = try c.decodeIfPresent(Double.self, forKey: .answerDelay) ?? answerDelay
         menuTimeout = try c.decodeIfPresent(Double.self, forKey: .menuTimeout) ?? menuTimeout
         maxMenuTimeouts = try c.decodeIfPresent(Int.self, forKey: .maxMenuTimeouts) ?? maxMenuTimeouts
+        outboundTrunk = try c.decodeIfPresent(String.self, forKey: .outboundTrunk)
     }
 }
 
@@ -273,6 +447,49 @@ extension HotlineConfiguration {
         }
         if let token = http.token, token.count < 16 {
             problems.append("http.token must be at least 16 characters")
+        }
+        if sip.sessionExpires != 0 && sip.sessionExpires < sip.minSE {
+            problems.append("sip.session-expires must be 0 (off) or at least sip.min-se (\(sip.minSE))")
+        }
+        if sip.minSE < 90 { problems.append("sip.min-se must be at least 90 (RFC 4028)") }
+        if registrar.minExpires > registrar.defaultExpires || registrar.defaultExpires > registrar.maxExpires {
+            problems.append("registrar: min-expires <= default-expires <= max-expires is required")
+        }
+        if registrar.algorithms.isEmpty || registrar.algorithms.contains(where: { DigestAlgorithm(token: $0) == nil }) {
+            problems.append("registrar.algorithms must list SHA-256, MD5, SHA-256-sess or MD5-sess")
+        }
+        var seen = Set<String>()
+        for (index, account) in accounts.enumerated() {
+            do {
+                for name in try account.names() {
+                    if !seen.insert(name).inserted { problems.append("accounts[\(index)]: account \(name) is defined twice") }
+                }
+            } catch {
+                problems.append("accounts[\(index)]: \(error)")
+            }
+            if account.password == nil && account.ha1MD5 == nil && account.ha1SHA256 == nil {
+                problems.append("accounts[\(index)]: needs a password or ha1-md5/ha1-sha256")
+            }
+            for network in account.networks where IPNetwork(network) == nil {
+                problems.append("accounts[\(index)].networks: '\(network)' is not an address or CIDR block")
+            }
+        }
+        for (index, trunk) in trunks.enumerated() {
+            for network in trunk.networks where IPNetwork(network) == nil {
+                problems.append("trunks[\(index)].networks: '\(network)' is not an address or CIDR block")
+            }
+            if let host = trunk.host, IPNetwork(host) == nil {
+                problems.append("trunks[\(index)].host: '\(host)' must be an IP address (DNS names are not resolved)")
+            }
+            if let proxy = trunk.outboundProxy, (try? SIPURI.parse(proxy)) == nil {
+                problems.append("trunks[\(index)].outbound-proxy: '\(proxy)' is not a SIP URI")
+            }
+        }
+        if let name = calls.outboundTrunk, !trunks.contains(where: { $0.name == name && $0.host != nil }) {
+            problems.append("calls.outbound-trunk '\(name)' must name a trunk with a host")
+        }
+        if !["challenge", "refuse"].contains(security.unknownSources) {
+            problems.append("security.unknown-sources must be 'challenge' or 'refuse'")
         }
         return problems
     }

@@ -13,6 +13,7 @@ import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import SIPMessages
 import SIPStack
 import Storage
 
@@ -81,14 +82,33 @@ struct Daemon {
             delivery = WebhookDelivery(outbox: outbox, configuration: webhookConfig, logger: Logger(label: "hotline.webhook"))
         }
 
-        let calls = CallManager(media: media, settings: settings, events: outbox, logger: Logger(label: "hotline.calls"))
-
         var sipConfig = SIPEndpointConfiguration(address: configuration.sip.address, port: configuration.sip.port)
         sipConfig.udp = configuration.sip.udp
         sipConfig.tcp = configuration.sip.tcp
+        sipConfig.sessionTimers.enabled = configuration.sip.sessionExpires > 0
+        sipConfig.sessionTimers.sessionExpires = configuration.sip.sessionExpires
+        sipConfig.sessionTimers.minSE = configuration.sip.minSE
+        if let tls = configuration.sip.tls {
+            sipConfig.tls = SIPTLSSettings(port: tls.port, certificatePath: resolve(tls.certificate), privateKeyPath: resolve(tls.privateKey))
+        }
         let endpoint = SIPEndpoint(eventLoop: group.next(), configuration: sipConfig, logger: Logger(label: "hotline.sip"))
+        let trunks = configuration.trunks.map { t in
+            TrunkPeer(
+                name: t.name, networks: t.networks.compactMap(IPNetwork.init), host: t.host, port: t.port,
+                outboundProxy: t.outboundProxy.flatMap { try? SIPURI.parse($0) }, username: t.username, password: t.password,
+                callerID: t.callerID)
+        }
+        let registrar = Registrar(
+            endpoint: endpoint, settings: registrarSettings(), accounts: try ConfiguredAccounts(configuration.accounts),
+            trunks: trunks, logger: Logger(label: "hotline.registrar"))
+        endpoint.setRegistrar(registrar)
+        let originator = Originator(
+            endpoint: endpoint, media: media, outboundTrunk: configuration.calls.outboundTrunk.flatMap { registrar.trunk(named: $0) },
+            noMediaTimeout: settings.noMediaTimeout, logger: Logger(label: "hotline.calls"))
+        let calls = CallManager(media: media, settings: settings, events: outbox, logger: Logger(label: "hotline.calls"), originator: originator)
         endpoint.delegate = calls
         try await endpoint.start()
+        registrar.start()
 
         let sipService = SIPService(
             endpoint: endpoint, calls: calls,
@@ -115,6 +135,52 @@ struct Daemon {
         try? await group.shutdownGracefully()
         logger.info("hotline stopped")
     }
+}
+
+extension Daemon {
+    func registrarSettings() -> RegistrarSettings {
+        var settings = RegistrarSettings()
+        let r = configuration.registrar
+        settings.realm = r.realm
+        settings.policy = RegistrarPolicy(
+            minExpires: r.minExpires, maxExpires: r.maxExpires, defaultExpires: r.defaultExpires, maxContactsPerAOR: r.maxContacts)
+        settings.nonceLifetime = .milliseconds(Int64(r.nonceLifetime * 1000))
+        settings.qualifyInterval = .milliseconds(Int64(r.qualifyInterval * 1000))
+        settings.algorithms = r.algorithms.compactMap { DigestAlgorithm(token: $0) }
+        let s = configuration.security
+        settings.unknownSources = s.unknownSources == "refuse" ? .refuse : .challenge
+        settings.lines = Set(configuration.lines.map(\.number))
+        settings.sourceGuard = SourceGuard.Policy(
+            invitesPerSecond: s.invitesPerSecond, inviteBurst: s.inviteBurst, registersPerSecond: s.registersPerSecond,
+            registerBurst: s.registerBurst, maxAuthFailures: s.maxAuthFailures, failureWindow: s.failureWindow,
+            blockDuration: s.blockDuration, exemptSources: s.exempt)
+        settings.admission = AdmissionControl.Policy(maxConcurrentCalls: s.maxCalls, maxCallsPerSecond: s.maxCallRate)
+        return settings
+    }
+}
+
+/// The accounts of the configuration file, expanded (ranges) and indexed by name.
+struct ConfiguredAccounts: AccountDirectory {
+    let accounts: [String: SIPAccount]
+
+    init(_ entries: [HotlineConfiguration.Account]) throws {
+        var accounts: [String: SIPAccount] = [:]
+        for entry in entries {
+            let secret: AccountSecret
+            if let password = entry.password {
+                secret = .password(password)
+            } else {
+                secret = .ha1(md5: entry.ha1MD5, sha256: entry.ha1SHA256)
+            }
+            for name in try entry.names() {
+                accounts[name] = SIPAccount(
+                    name: name, secret: secret, allowedNetworks: entry.networks.compactMap(IPNetwork.init), displayName: entry.displayName)
+            }
+        }
+        self.accounts = accounts
+    }
+
+    func account(named name: String) -> SIPAccount? { accounts[name] }
 }
 
 /// One event loop per core this process may run on: the affinity mask (taskset, cpusets)

@@ -125,3 +125,18 @@ final class G711Tests: XCTestCase {
         }
     }
 }
+
+final class G711TranscodeTests: XCTestCase {
+    /// µ-law ↔ A-law relaying keeps the sample within one quantisation step of either law.
+    func testTranscodingKeepsTheSample() {
+        for code in 0...255 {
+            let u = UInt8(code)
+            let a = G711.transcode(u, from: .ulaw, to: .alaw)
+            let original = Int(G711.decodeULaw(u))
+            let relayed = Int(G711.decodeALaw(a))
+            let step = max(16, abs(original) / 16)
+            XCTAssertLessThanOrEqual(abs(original - relayed), step, "µ-law \(code)")
+            XCTAssertEqual(G711.transcode(u, from: .ulaw, to: .ulaw), u)
+        }
+    }
+}

@@ -76,7 +76,9 @@ def free_udp_range(count: int) -> tuple[int, int]:
 class Hotline:
     def __init__(self, tmp: Path, rtp_range: tuple[int, int] | None = None,
                  no_media_timeout: float | None = None, drain_timeout: float | None = None,
-                 extra: list[str] | None = None):
+                 extra: list[str] | None = None, config_edit=None):
+        """`config_edit(text) -> text` derives a config from hotline.yaml (written to `tmp`,
+        with the prompt directory made absolute)."""
         self.sip_port = free_port()
         self.http_port = free_port()
         self.data_dir = tmp / "data"
@@ -84,7 +86,12 @@ class Hotline:
         self.log_path = tmp / "hotline.log"
         self.rtp_range = rtp_range
         self.expected_rc = 0
-        self.args = [str(HOTLINE_BIN), "serve", "--config", str(HOTLINE_CONFIG),
+        config = HOTLINE_CONFIG
+        if config_edit is not None:
+            text = HOTLINE_CONFIG.read_text().replace("directory: Prompts", f"directory: {REPO / 'Prompts'}")
+            config = tmp / "hotline.yaml"
+            config.write_text(config_edit(text))
+        self.args = [str(HOTLINE_BIN), "serve", "--config", str(config),
                      "--sip-address", LOCAL, "--sip-port", str(self.sip_port),
                      "--http-port", str(self.http_port), "--data-dir", str(self.data_dir)]
         if rtp_range:

@@ -25,8 +25,9 @@ from webhook_receiver import WebhookReceiver
 TOKEN = "interop-token-0123456789abcdef"
 SECRET = b"interop-webhook-secret"
 SCHEMAS = REPO / "docs" / "schemas"
-TYPES = ["hotline.call.received", "hotline.call.answered", "hotline.ivr.input", "hotline.call.ended"]
-RECEIVED, ANSWERED, INPUT, ENDED = TYPES
+TYPES = ["hotline.call.received", "hotline.call.answered", "hotline.ivr.input", "hotline.call.ended",
+         "hotline.call.transferred"]
+RECEIVED, ANSWERED, INPUT, ENDED = TYPES[:4]
 
 
 # --------------------------------------------------------------------------- schemas

@@ -1,0 +1,219 @@
+"""Agent phones against the registrar and the back-to-back call core: pjsua2 (PJSIP) and
+baresip register with digest (right password accepted, wrong refused), call each other through
+the daemon with media relayed by it, send keys by INFO and RFC 4733, hold and resume with
+re-INVITEs, and blind-transfer with REFER; the daemon calls out to a SIPp trunk that demands
+digest authentication."""
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import LOCAL, free_port, require_tool
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+
+
+def phones(h, *args, timeout=90, port=None):
+    cmd = [sys.executable, str(HERE / "pjsua_phones.py"), str(port or h.sip_port), *args]
+    p = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    lines = p.stdout.decode(errors="replace").strip().splitlines()
+    assert p.returncode == 0 and lines, f"pjsua phones failed ({p.returncode}):\n" \
+        f"{p.stderr.decode(errors='replace')[-3000:]}"
+    result = json.loads(lines[-1])
+    print(json.dumps(result))
+    return result
+
+
+@pytest.mark.parametrize("transport,algorithms", [("udp", "[SHA-256]"), ("tcp", "[SHA-256, MD5]")])
+def test_pjsua_phones_register_call_keys_hold_and_transfer(hotline_factory, transport, algorithms):
+    def edit(text):   # RFC 8760: PJSIP answers SHA-256 challenges
+        return text.replace("algorithms: [MD5]", f"algorithms: {algorithms}", 1)
+    hotline = hotline_factory(config_edit=edit)
+    r = phones(hotline, "--transport", transport)
+    check_phone_scenario(hotline, r)
+
+
+def test_pjsua_phones_over_tls(hotline_factory, tmp_path):
+    """The same scenario over SIP/TLS (sip.tls with a self-signed certificate)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl is not installed (apt-get install openssl)", pytrace=False)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    tls_port = free_port()
+
+    def edit(text):
+        return text.replace("  min-se: 90\n", f"  min-se: 90\n  tls:\n    port: {tls_port}\n"
+                            f"    certificate: {cert}\n    private-key: {key}\n", 1)
+    hotline = hotline_factory(config_edit=edit)
+    r = phones(hotline, "--transport", "tls", port=tls_port)
+    check_phone_scenario(hotline, r)
+    assert "SIP over TLS listening" in hotline.tail(400)
+
+
+def check_phone_scenario(hotline, r):
+    s = r["steps"]
+    assert r["ok"], r
+    assert s["register"] == {"1001": 200, "1002": 200, "1003": 200}
+    assert s["register_wrong_password"] == 403
+    assert s["call_confirmed"]
+    # Media is anchored in the daemon and relayed both ways (50 packets/s).
+    assert s["rtp_1001_rx"] >= 60 and s["rtp_1002_rx"] >= 60, s
+    assert s["keys_at_1002"] == [["5", "info"]], "INFO key not relayed as INFO"
+    assert s["keys_at_1001"] == [["7", "rfc4733"]], "RFC 4733 key not relayed in the media"
+    assert s["hold"] and s["resume"] and s["call_up_after_hold"]
+    assert s["transfer_notify"][-1] == 200 and s["transfer_target_confirmed"]
+    assert s["referrer_left"] and s["transferee_still_up"]
+    assert min(s["rtp_after_transfer"]) >= 60, "transferee and target do not hear each other"
+    assert s["hangup_propagated"]
+    assert hotline.metric("hotline_sip_registrations_total", 'outcome="ok"') >= 3
+    # The call's events: received, answered, transferred (status 200), ended; schema-valid.
+    from test_events import VALIDATORS
+    deadline = time.monotonic() + 5
+    while True:
+        with urllib.request.urlopen(f"http://{LOCAL}:{hotline.http_port}/v1/events?after=0&limit=100") as resp:
+            events = json.load(resp)["events"]
+        types = [e["type"] for e in events]
+        if "hotline.call.ended" in types or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert types[:3] == ["hotline.call.received", "hotline.call.answered", "hotline.call.transferred"], types
+    assert types[-1] == "hotline.call.ended", types
+    transferred = next(e for e in events if e["type"] == "hotline.call.transferred")
+    assert transferred["data"]["status"] == 200 and transferred["data"]["target"] == "1003", transferred
+    for e in events:
+        errors = list(VALIDATORS[e["type"]].iter_errors(e))
+        assert not errors, (e, [str(x) for x in errors])
+
+
+class Baresip:
+    def __init__(self, tmp: Path, sip_port: int, account: str, password: str):
+        exe = shutil.which("baresip")
+        if exe is None:
+            pytest.fail("baresip is not installed (apt-get install baresip-core)", pytrace=False)
+        conf = tmp / f"baresip-{account}"
+        conf.mkdir(parents=True, exist_ok=True)
+        wav = conf / "tone.wav"
+        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(wav),
+                        "synth", "60", "sine", "440", "vol", "0.3"], check=True)
+        self.port = free_port()
+        self.ctrl_port = free_port()
+        (conf / "config").write_text(
+            "poll_method epoll\n"
+            f"sip_listen {LOCAL}:{self.port}\n"
+            "module_path /usr/lib/baresip/modules\n"
+            "module g711.so\nmodule aufile.so\nmodule_app account.so\n"
+            "module_app menu.so\nmodule_app ctrl_tcp.so\n"
+            f"ctrl_tcp_listen {LOCAL}:{self.ctrl_port}\n"
+            "audio_player aufile,/dev/null\n"
+            f"audio_source aufile,{wav}\n"
+            "audio_alert aufile,/dev/null\n"
+            "rtp_ports 40000-49999\n")
+        (conf / "accounts").write_text(
+            f"<sip:{account}@{LOCAL}:{sip_port};transport=udp>;auth_pass={password};regint=300;answermode=auto;"
+            f"audio_codecs=PCMU,PCMA\n")
+        self.log_path = conf / "baresip.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([exe, "-f", str(conf), "-n", LOCAL], stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=conf)
+
+    def control(self, command: str) -> str:
+        """One command over ctrl_tcp (a netstring holding JSON), e.g. `dial sip:...`."""
+        import socket
+        name, _, params = command.partition(" ")
+        body = json.dumps({"command": name, "params": params, "token": "t1"}).encode()
+        with socket.create_connection((LOCAL, self.ctrl_port), timeout=5) as sock:
+            sock.sendall(str(len(body)).encode() + b":" + body + b",")
+            try:
+                return sock.recv(4096).decode(errors="replace")
+            except socket.timeout:
+                return ""
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def wait_for(predicate, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_baresip_registers_and_takes_a_call_from_pjsua(hotline, tmp_path):
+    good = Baresip(tmp_path, hotline.sip_port, "1005", "hotline-demo")
+    bad = Baresip(tmp_path, hotline.sip_port, "1006", "wrong-password")
+    try:
+        assert wait_for(lambda: "200 OK" in good.log_text() or "registered" in good.log_text().lower(), 10), \
+            good.log_text()[-2000:]
+        assert wait_for(lambda: "403" in bad.log_text(), 10), bad.log_text()[-2000:]
+        r = phones(hotline, "--call", "1005")
+        assert r["ok"] and r["steps"]["register"] == 200, r
+        assert r["steps"]["confirmed"], r
+        assert r["steps"]["rtp_rx"] >= 60, "pjsua did not hear baresip through the daemon"
+    finally:
+        good.stop()
+        bad.stop()
+
+
+def test_pjsua_calls_baresip_and_baresip_calls_pjsua(hotline, tmp_path):
+    """The other direction: baresip (1005) dials 1002, a pjsua phone answering."""
+    good = Baresip(tmp_path, hotline.sip_port, "1005", "hotline-demo")
+    try:
+        assert wait_for(lambda: "200 OK" in good.log_text() or "registered" in good.log_text().lower(), 10)
+        answer = subprocess.Popen(
+            [sys.executable, str(HERE / "pjsua_phones.py"), str(hotline.sip_port), "--answer", "1002", "--wait", "20"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        time.sleep(3)   # 1002 registers
+        ctrl = good.control(f"dial sip:1002@{LOCAL}:{hotline.sip_port}")
+        out, err = answer.communicate(timeout=60)
+        result = json.loads(out.decode().strip().splitlines()[-1])
+        assert result["ok"] and result["steps"]["confirmed"], (result, ctrl, err.decode()[-2000:])
+        assert result["steps"]["rtp_rx"] >= 60
+    finally:
+        good.stop()
+
+
+def test_outbound_call_through_a_trunk_that_demands_digest(hotline_factory, tmp_path):
+    sipp = require_tool("sipp")
+    trunk_port = free_port()
+
+    def config(text):
+        text = text.replace("trunks:\n", "trunks:\n"
+                            f"  - name: sipp-carrier\n    host: 127.0.0.1\n    port: {trunk_port}\n"
+                            "    username: hotline\n    password: trunk-secret\n    caller-id: \"12345\"\n", 1)
+        return text.replace("\ncalls:\n", "\ncalls:\n  outbound-trunk: sipp-carrier\n", 1)
+
+    h = hotline_factory(config_edit=config)
+    uas = subprocess.Popen(
+        [sipp, "-sf", str(SCENARIOS / "uas-trunk-auth.xml"), "-i", LOCAL, "-mi", LOCAL, "-p", str(trunk_port),
+         "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error",
+         "-trace_err", "-error_file", str(tmp_path / "uas-errors.log")],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        r = phones(h, "--call", "13800138000")
+        assert r["ok"] and r["steps"]["confirmed"], r
+        rc = uas.wait(30)
+        errors = (tmp_path / "uas-errors.log").read_text(errors="replace") if (tmp_path / "uas-errors.log").exists() else ""
+        assert rc == 0, f"SIPp trunk UAS exited with {rc}: {errors[-2000:]}"
+    finally:
+        if uas.poll() is None:
+            uas.kill()
