@@ -7,11 +7,11 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_PACKAGES := espeak-ng sox libsqlite3-dev
 TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv libsqlite3-dev baresip-core openssl
-BENCH_PACKAGES := sip-tester sox tshark baresip-core libsqlite3-dev
+BENCH_PACKAGES := sip-tester sox tshark baresip-core kamailio libsqlite3-dev
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: run test unit-test interop-test bench build release deps-run deps-test deps-bench prompts venv clean
+.PHONY: run test unit-test interop-test fuzz bench build release deps-run deps-test deps-bench prompts venv clean
 
 run: deps-run build
 	.build/debug/hotline serve --config hotline.yaml
@@ -50,9 +50,14 @@ test: deps-test venv build unit-test interop-test
 
 unit-test:
 	swift test
+	# The fuzz seed corpus replayed through the parser (no sanitizer): a cheap regression check.
+	swift run SIPParserFuzzer Fuzz/corpus
 
 interop-test: build
 	HOTLINE_BIN=$(CURDIR)/.build/debug/hotline $(PYTHON) -m pytest -v Tests/interop
+
+fuzz:
+	nice -n 10 Fuzz/run.sh
 
 bench: deps-bench venv release
 	bench/run.sh

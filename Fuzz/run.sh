@@ -5,7 +5,7 @@
 #   Fuzz/run.sh [SECONDS] [LIBFUZZER_FLAG...]     (default 600 seconds)
 #
 # Environment:
-#   FUZZ_CONFIG   release (default, about twice the executions per second) or debug
+#   FUZZ_CONFIG   release (default; about 4x the executions per second of debug) or debug
 #   FUZZ_WORKDIR  where the corpus copy, crash files and log go (default .build-fuzz/run);
 #                 emptied at the start of each run
 #   FUZZ_BUILD=0  skip the build and use the existing .build-fuzz/SIPParserFuzzer

@@ -16,4 +16,6 @@ if [ "$(nproc)" -lt 2 ]; then
 fi
 # Thousands of calls: SIPp needs file descriptors.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-exec python3 bench/bench.py "$@"
+python3 bench/bench.py "$@"
+# The registrar and calls-to-phones benchmark (Kamailio side by side): bench/registrar_bench.py.
+if [ "${BENCH_NO_REGISTRAR:-0}" = 0 ]; then python3 bench/registrar_bench.py; fi

@@ -42,6 +42,8 @@ public protocol SIPEndpointDelegate: AnyObject, Sendable {
     /// A new INVITE outside any dialog, already answered with 100 Trying. Called on the
     /// endpoint's event loop; the delegate answers later through the session.
     func endpoint(_ endpoint: SIPEndpoint, incomingCall session: InviteServerSession)
+    /// Calls in progress (for overload admission of new INVITEs).
+    var activeCallCount: Int { get }
 }
 
 /// Methods this endpoint serves; other known methods get 405 with this list, unknown ones 501.
@@ -360,7 +362,7 @@ public final class SIPEndpoint: @unchecked Sendable {
         }
         var caller: Registrar.CallerIdentity = .unauthenticated
         if let registrar {
-            switch registrar.authorizeCall(request, flow: entry.flow, pendingCalls: serverInvites.count + dialogs.count) {
+            switch registrar.authorizeCall(request, flow: entry.flow, pendingCalls: delegate.activeCallCount) {
             case .allowed(let identity): caller = identity
             case .respond(let code, let reason, let headers):
                 respond(entry, code, reason: reason, headers: headers)

@@ -118,6 +118,75 @@ public final class HotlineStore: Sendable {
                 CREATE INDEX cdrs_called ON cdrs(called, started_at);
                 """)
         }
+        migrator.registerMigration("v2-sip-accounts") { db in
+            // SIP accounts managed at run time (`hotline accounts`), besides those of the
+            // configuration file. Passwords are never stored: only the digest HA1 values.
+            try db.execute(sql: """
+                CREATE TABLE sip_accounts (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    ha1_md5 TEXT,
+                    ha1_sha256 TEXT,
+                    networks TEXT NOT NULL DEFAULT '',
+                    display_name TEXT,
+                    updated_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
+    }
+}
+
+/// A SIP account kept in the store: the digest HA1 values for the realm it was created in
+/// (`H(name:realm:password)`), and the networks it may be used from.
+public struct StoredAccount: Sendable, Equatable {
+    public var name: String
+    public var ha1MD5: String?
+    public var ha1SHA256: String?
+    /// Addresses or CIDR blocks; empty: anywhere.
+    public var networks: [String]
+    public var displayName: String?
+
+    public init(name: String, ha1MD5: String?, ha1SHA256: String?, networks: [String], displayName: String?) {
+        self.name = name
+        self.ha1MD5 = ha1MD5
+        self.ha1SHA256 = ha1SHA256
+        self.networks = networks
+        self.displayName = displayName
+    }
+}
+
+extension HotlineStore {
+    public func saveAccount(_ account: StoredAccount) throws {
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO sip_accounts (name, ha1_md5, ha1_sha256, networks, display_name, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET ha1_md5 = excluded.ha1_md5, ha1_sha256 = excluded.ha1_sha256,
+                        networks = excluded.networks, display_name = excluded.display_name, updated_at = excluded.updated_at
+                    """,
+                arguments: [account.name, account.ha1MD5, account.ha1SHA256, account.networks.joined(separator: ","),
+                            account.displayName, Date().timeIntervalSince1970])
+        }
+    }
+
+    /// Returns false when there was no such account.
+    @discardableResult
+    public func deleteAccount(named name: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM sip_accounts WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func accounts() throws -> [StoredAccount] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, ha1_md5, ha1_sha256, networks, display_name FROM sip_accounts ORDER BY name").map { row in
+                let networks: String = row["networks"]
+                return StoredAccount(
+                    name: row["name"], ha1MD5: row["ha1_md5"], ha1SHA256: row["ha1_sha256"],
+                    networks: networks.split(separator: ",").map(String.init), displayName: row["display_name"])
+            }
+        }
     }
 }

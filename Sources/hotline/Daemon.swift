@@ -9,6 +9,7 @@ import Hummingbird
 import Logging
 import Media
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -98,8 +99,12 @@ struct Daemon {
                 outboundProxy: t.outboundProxy.flatMap { try? SIPURI.parse($0) }, username: t.username, password: t.password,
                 callerID: t.callerID)
         }
+        let accounts = AccountsDirectory(
+            configured: try ConfiguredAccounts(configuration.accounts), store: store, logger: Logger(label: "hotline.registrar"))
+        let accountsWatch = Task { await accounts.watch() }
+        defer { accountsWatch.cancel() }
         let registrar = Registrar(
-            endpoint: endpoint, settings: registrarSettings(), accounts: try ConfiguredAccounts(configuration.accounts),
+            endpoint: endpoint, settings: registrarSettings(), accounts: accounts,
             trunks: trunks, logger: Logger(label: "hotline.registrar"))
         endpoint.setRegistrar(registrar)
         let originator = Originator(
@@ -156,6 +161,53 @@ extension Daemon {
             blockDuration: s.blockDuration, exemptSources: s.exempt)
         settings.admission = AdmissionControl.Policy(maxConcurrentCalls: s.maxCalls, maxCallsPerSecond: s.maxCallRate)
         return settings
+    }
+}
+
+/// The accounts of the configuration file and of the store. The store's are re-read every
+/// 5 seconds (so `hotline accounts add` takes effect without a restart); a name in both is
+/// the configuration file's.
+final class AccountsDirectory: AccountDirectory {
+    private let configured: ConfiguredAccounts
+    private let stored = NIOLockedValueBox<[String: SIPAccount]>([:])
+    private let store: HotlineStore
+    private let logger: Logger
+
+    init(configured: ConfiguredAccounts, store: HotlineStore, logger: Logger) {
+        self.configured = configured
+        self.store = store
+        self.logger = logger
+        reload()
+    }
+
+    func account(named name: String) -> SIPAccount? {
+        configured.account(named: name) ?? stored.withLockedValue { $0[name] }
+    }
+
+    func reload() {
+        do {
+            var accounts: [String: SIPAccount] = [:]
+            for a in try store.accounts() {
+                accounts[a.name] = SIPAccount(
+                    name: a.name, secret: .ha1(md5: a.ha1MD5, sha256: a.ha1SHA256),
+                    allowedNetworks: a.networks.compactMap(IPNetwork.init), displayName: a.displayName)
+            }
+            let changed = stored.withLockedValue { current -> Bool in
+                defer { current = accounts }
+                return Set(current.keys) != Set(accounts.keys)
+            }
+            if changed { logger.info("accounts in the store", metadata: ["count": "\(accounts.count)"]) }
+        } catch {
+            logger.error("cannot read the accounts in the store", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Re-reads the store every 5 s until cancelled.
+    func watch() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(5))
+            reload()
+        }
     }
 }
 

@@ -101,3 +101,11 @@ final class DialogTests: XCTestCase {
         XCTAssertNil(IPNetwork("not-an-address"))
     }
 }
+
+final class RegistrarDateTests: XCTestCase {
+    func testDateHeaderIsRFC1123GMT() {
+        XCTAssertEqual(Registrar.httpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT")
+        XCTAssertEqual(Registrar.httpDate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT")
+        XCTAssertEqual(Registrar.httpDate(1_795_380_832), "Sun, 22 Nov 2026 20:53:52 GMT")
+    }
+}

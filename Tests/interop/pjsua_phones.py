@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--call", help="only: register 1001, call this number, check media, hang up")
     ap.add_argument("--answer", help="only: register this account and answer one call")
     ap.add_argument("--wait", type=float, default=20.0, help="how long --answer waits for the call")
+    ap.add_argument("--account", help="with --call: the account to call from (default 1001)")
+    ap.add_argument("--password", default=PASSWORD, help="with --call/--answer: the account's password")
     a = ap.parse_args()
     out = {"ok": False, "steps": {}}
     steps = out["steps"]
@@ -166,8 +168,8 @@ def main():
         os._exit(0)
     if a.call or a.answer:
         try:
-            name = a.answer or "1001"
-            phones[name] = make_phone(name, PASSWORD)
+            name = a.answer or a.account or "1001"
+            phones[name] = make_phone(name, a.password)
             pump(5, lambda: phones[name].reg_status)
             steps["register"] = phones[name].reg_status
             if a.call:

@@ -217,3 +217,45 @@ def test_outbound_call_through_a_trunk_that_demands_digest(hotline_factory, tmp_
     finally:
         if uas.poll() is None:
             uas.kill()
+
+
+def test_accounts_in_the_store_register_without_a_restart(hotline, tmp_path):
+    """`hotline accounts add` writes HA1 values to the store; the running daemon takes them
+    within 5 s; `remove` takes them away again."""
+    from conftest import HOTLINE_BIN, HOTLINE_CONFIG
+    base = [str(HOTLINE_BIN), "accounts"]
+    where = ["--config", str(HOTLINE_CONFIG), "--data-dir", str(hotline.data_dir)]
+    add = subprocess.run(base + ["add", "2001", "--password", "s3cret-2001", "--network", "127.0.0.0/8"] + where,
+                         capture_output=True, timeout=30)
+    assert add.returncode == 0, add.stderr.decode()
+    listed = subprocess.run(base + ["list"] + where, capture_output=True, timeout=30).stdout.decode()
+    assert listed.startswith("2001\t"), listed
+    time.sleep(6)
+    r = phones(hotline, "--call", "12345", "--account", "2001", "--password", "s3cret-2001")
+    assert r["steps"]["register"] == 200, r
+    wrong = phones(hotline, "--call", "12345", "--account", "2001", "--password", "not-it")
+    assert wrong["steps"]["register"] == 403, wrong
+    removed = subprocess.run(base + ["remove", "2001"] + where, capture_output=True, timeout=30)
+    assert removed.returncode == 0, removed.stderr.decode()
+    time.sleep(6)
+    gone = phones(hotline, "--call", "12345", "--account", "2001", "--password", "s3cret-2001")
+    assert gone["steps"]["register"] == 403, gone
+
+
+def test_qualify_marks_a_dead_contact_unreachable(hotline_factory, tmp_path):
+    """A contact that stops answering the OPTIONS pings is skipped: calls to it get 480 at
+    once instead of ringing into the void."""
+    sipp = require_tool("sipp")
+    h = hotline_factory(config_edit=lambda t: t.replace("qualify-interval: 30", "qualify-interval: 1", 1))
+    dead_port = free_port()   # nothing listens there
+    users = tmp_path / "users.csv"
+    users.write_text(f"SEQUENTIAL\n1001;x;{dead_port}\n")
+    reg = subprocess.run([sipp, f"{LOCAL}:{h.sip_port}", "-sf", str(HERE.parents[1] / "bench" / "scenarios" / "register-auth.xml"),
+                          "-inf", str(users), "-i", LOCAL, "-p", str(free_port()), "-m", "1", "-nostdin",
+                          "-timeout", "10s", "-timeout_error"], cwd=tmp_path, capture_output=True, timeout=30)
+    assert reg.returncode == 0, reg.stderr.decode()[-1000:]
+    assert wait_for(lambda: "contact unreachable" in h.tail(200), 12), h.tail(50)
+    started = time.monotonic()
+    r = phones(h, "--call", "1001", "--account", "1002")
+    assert not r["steps"]["confirmed"] and r["steps"]["status"] == 480, r
+    assert time.monotonic() - started < 15

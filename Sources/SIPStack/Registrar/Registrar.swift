@@ -66,6 +66,8 @@ public struct RegistrarSettings: Sendable {
     public var algorithms: [DigestAlgorithm] = [.sha256, .md5]
     /// OPTIONS to every registered contact this often (zero: never).
     public var qualifyInterval: Duration = .seconds(30)
+    /// A contact that does not answer a ping within this is unreachable (not Timer F's 32 s).
+    public var qualifyTimeout: Duration = .seconds(5)
     public var sourceGuard = SourceGuard.Policy()
     public var admission = AdmissionControl.Policy()
     /// INVITEs neither from a trunk nor with credentials: 401 challenge, or 403.
@@ -289,7 +291,7 @@ public final class Registrar: @unchecked Sendable {
             var headers = location.contactHeaderValues(bindings, now: now).map { SIPHeader(name: "Contact", value: $0) }
             headers.append(SIPHeader(name: "Date", value: Self.httpDate()))
             headers.append(SIPHeader(name: "Allow", value: allowedMethods))
-            logger.info(
+            logger.debug(
                 "registered",
                 metadata: ["account": "\(aor)", "contacts": "\(bindings.count)", "source": "\(source)", "flow": "\(entry.flow)"])
             endpoint.respond(entry, 200, headers: headers)
@@ -362,18 +364,18 @@ public final class Registrar: @unchecked Sendable {
 
     // MARK: Qualify (RFC 3261 §11 OPTIONS pings)
 
+    /// Pings every contact; one that has not answered within `qualifyTimeout` (or whose
+    /// transaction failed) is marked unreachable until it answers a later ping.
     private func qualify() {
         let now = Self.now()
         for binding in location.allBindings(now: now) {
             let aor = binding.aor
             let contact = binding.contact.uri
-            endpoint.sendOPTIONS(to: contact, flow: binding.flow) { [weak self] result in
-                guard let self else { return }
-                let reachable: Bool
-                switch result {
-                case .response: reachable = true
-                case .timeout, .transportError: reachable = false
-                }
+            let ping = QualifyPing()
+            let mark: (Bool) -> Void = { [weak self] reachable in
+                guard let self, !ping.done else { return }
+                ping.done = true
+                ping.deadline?.cancel()
                 if reachable != binding.reachable {
                     self.logger.notice(
                         reachable ? "contact reachable again" : "contact unreachable",
@@ -381,14 +383,39 @@ public final class Registrar: @unchecked Sendable {
                 }
                 self.location.setReachable(aor: aor, contact: contact.description, reachable: reachable)
             }
+            endpoint.sendOPTIONS(to: contact, flow: binding.flow) { result in
+                switch result {
+                case .response: mark(true)
+                case .timeout, .transportError: mark(false)
+                }
+            }
+            ping.deadline = endpoint.eventLoop.scheduleTask(in: TimeAmount(settings.qualifyTimeout)) { mark(false) }
         }
     }
 
-    private static func httpDate() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date())
+    /// RFC 3261 §20.17 `Date` (RFC 1123 form, GMT), without a DateFormatter per REGISTER.
+    static func httpDate(_ seconds: Int = Int(Date().timeIntervalSince1970)) -> String {
+        let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]   // 1970-01-01 was a Thursday
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let day = seconds / 86_400
+        let secs = seconds % 86_400
+        // Civil date from days since the epoch (Howard Hinnant's algorithm).
+        let z = day + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(days[day % 7]), \(two(d)) \(months[m - 1]) \(y) \(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60)) GMT"
     }
+}
+
+/// One qualify ping's state (on the endpoint's loop).
+private final class QualifyPing {
+    var done = false
+    var deadline: Scheduled<Void>?
 }
