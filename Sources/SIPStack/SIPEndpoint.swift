@@ -151,6 +151,19 @@ public final class SIPEndpoint: @unchecked Sendable {
 
     public func stop() async {
         registrar?.stop()
+        // Requests still waiting for an answer (a BYE to a peer that went away) complete now,
+        // so nothing waits on a transaction that can no longer finish.
+        try? await eventLoop.submit { [self] in
+            let pending = Array(clientTransactions.values) + Array(cancelTransactions.values)
+            clientTransactions = [:]
+            cancelTransactions = [:]
+            for entry in pending {
+                entry.timers.cancelAll()
+                entry.finish(.transportError)
+            }
+            for entry in clientInvites.values { entry.timers.cancelAll() }
+            clientInvites = [:]
+        }.get()
         try? await udpChannel?.close()
         try? await tcpChannel?.close()
         try? await tlsChannel?.close()

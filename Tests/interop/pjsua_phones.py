@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--wait", type=float, default=20.0, help="how long --answer waits for the call")
     ap.add_argument("--account", help="with --call: the account to call from (default 1001)")
     ap.add_argument("--password", default=PASSWORD, help="with --call/--answer: the account's password")
+    ap.add_argument("--hangup-after", type=float, help="with --call: give up (CANCEL) this many seconds after dialling")
     a = ap.parse_args()
     out = {"ok": False, "steps": {}}
     steps = out["steps"]
@@ -176,6 +177,11 @@ def main():
                 call = PhoneCall(phones[name])
                 held_calls.append(call)
                 call.makeCall(f"sip:{a.call}@{server}{suffix}", pj.CallOpParam(True))
+                if a.hangup_after is not None:
+                    pump(a.hangup_after, lambda: call.disconnected)
+                    steps["ringing"] = call.state == pj.PJSIP_INV_STATE_EARLY
+                    if not call.disconnected:
+                        call.hangup(pj.CallOpParam(True))
                 pump(15, lambda: call.state == pj.PJSIP_INV_STATE_CONFIRMED or call.disconnected)
             else:
                 pump(a.wait, lambda: phones[name].calls and phones[name].calls[0].state == pj.PJSIP_INV_STATE_CONFIRMED)

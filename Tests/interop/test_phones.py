@@ -191,7 +191,9 @@ def test_pjsua_calls_baresip_and_baresip_calls_pjsua(hotline, tmp_path):
         good.stop()
 
 
-def test_outbound_call_through_a_trunk_that_demands_digest(hotline_factory, tmp_path):
+def trunk_call(hotline_factory, tmp_path, scenario, *phone_args):
+    """A registered pjsua phone dials an outside number; the daemon calls out through a SIPp
+    trunk playing `scenario`. Returns the phone's result and SIPp's exit code and errors."""
     sipp = require_tool("sipp")
     trunk_port = free_port()
 
@@ -202,21 +204,41 @@ def test_outbound_call_through_a_trunk_that_demands_digest(hotline_factory, tmp_
         return text.replace("\ncalls:\n", "\ncalls:\n  outbound-trunk: sipp-carrier\n", 1)
 
     h = hotline_factory(config_edit=config)
+    errors_path = tmp_path / f"{scenario}-errors.log"
     uas = subprocess.Popen(
-        [sipp, "-sf", str(SCENARIOS / "uas-trunk-auth.xml"), "-i", LOCAL, "-mi", LOCAL, "-p", str(trunk_port),
+        [sipp, "-sf", str(SCENARIOS / scenario), "-i", LOCAL, "-mi", LOCAL, "-p", str(trunk_port),
          "-mp", str(free_port()), "-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error",
-         "-trace_err", "-error_file", str(tmp_path / "uas-errors.log")],
+         "-trace_err", "-error_file", str(errors_path)],
         cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)
-        r = phones(h, "--call", "13800138000")
-        assert r["ok"] and r["steps"]["confirmed"], r
+        r = phones(h, "--call", "13800138000", *phone_args)
         rc = uas.wait(30)
-        errors = (tmp_path / "uas-errors.log").read_text(errors="replace") if (tmp_path / "uas-errors.log").exists() else ""
-        assert rc == 0, f"SIPp trunk UAS exited with {rc}: {errors[-2000:]}"
+        errors = errors_path.read_text(errors="replace") if errors_path.exists() else ""
+        return h, r, rc, errors
     finally:
         if uas.poll() is None:
             uas.kill()
+
+
+def test_outbound_call_through_a_trunk_that_demands_digest(hotline_factory, tmp_path):
+    h, r, rc, errors = trunk_call(hotline_factory, tmp_path, "uas-trunk-auth.xml")
+    assert r["ok"] and r["steps"]["confirmed"], r
+    assert rc == 0, f"SIPp trunk UAS exited with {rc}: {errors[-2000:]}"
+
+
+def test_a_busy_trunk_gives_the_caller_486(hotline_factory, tmp_path):
+    h, r, rc, errors = trunk_call(hotline_factory, tmp_path, "uas-busy.xml")
+    assert not r["steps"]["confirmed"] and r["steps"]["status"] == 486, r
+    assert rc == 0, errors[-2000:]
+
+
+def test_a_2xx_crossing_our_cancel_is_acked_and_ended(hotline_factory, tmp_path):
+    """The caller gives up while the trunk rings; the trunk's 200 crosses the daemon's CANCEL:
+    the daemon ACKs it and sends BYE (SIPp's scenario fails otherwise)."""
+    h, r, rc, errors = trunk_call(hotline_factory, tmp_path, "uas-answer-after-cancel.xml", "--hangup-after", "1.5")
+    assert r["steps"]["ringing"] and not r["steps"]["confirmed"], r
+    assert rc == 0, f"SIPp trunk UAS exited with {rc}: {errors[-2000:]}"
 
 
 def test_accounts_in_the_store_register_without_a_restart(hotline, tmp_path):
