@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_PACKAGES := espeak-ng sox libsqlite3-dev
-TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv libsqlite3-dev baresip-core openssl
+TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv libsqlite3-dev baresip-core openssl kamailio
 BENCH_PACKAGES := sip-tester sox tshark baresip-core kamailio libsqlite3-dev
 VENV := .venv
 PYTHON := $(VENV)/bin/python

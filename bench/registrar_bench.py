@@ -126,6 +126,7 @@ request_route {{
         deadline = time.monotonic() + 15
         while not b.options_ok(self.sip_port, 0.3):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise SystemExit(f"bench: kamailio did not come up; see {work / 'kamailio.log'}")
             time.sleep(0.2)
 

@@ -95,6 +95,7 @@ def main():
     ap.add_argument("--account", help="with --call: the account to call from (default 1001)")
     ap.add_argument("--password", default=PASSWORD, help="with --call/--answer: the account's password")
     ap.add_argument("--hangup-after", type=float, help="with --call: give up (CANCEL) this many seconds after dialling")
+    ap.add_argument("--proxy", help="host:port of an outbound proxy (e.g. Kamailio) every request goes through")
     a = ap.parse_args()
     out = {"ok": False, "steps": {}}
     steps = out["steps"]
@@ -136,6 +137,8 @@ def main():
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:{name}@{server}"
         acfg.regConfig.registrarUri = f"sip:{server}{suffix}"
+        if a.proxy:
+            acfg.sipConfig.proxies.append(f"sip:{a.proxy};lr")
         acfg.regConfig.timeoutSec = 300
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", name, 0, password))
         if a.transport != "udp":

@@ -281,3 +281,83 @@ def test_qualify_marks_a_dead_contact_unreachable(hotline_factory, tmp_path):
     r = phones(h, "--call", "1001", "--account", "1002")
     assert not r["steps"]["confirmed"] and r["steps"]["status"] == 480, r
     assert time.monotonic() - started < 15
+
+
+KAMAILIO_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+fork=yes
+children=2
+disable_tcp=yes
+listen=udp:127.0.0.1:{port}
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{
+        sl_send_reply("483", "Too Many Hops");
+        exit;
+    }}
+    if (has_totag()) {{
+        xlog("L_NOTICE", "in-dialog $rm from $si:$sp\\n");
+        if (loose_route()) {{
+            t_relay();
+            exit;
+        }}
+        if (is_method("ACK") && t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        if (t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    if (is_method("INVITE|SUBSCRIBE|REFER")) {{
+        record_route();
+    }}
+    $du = "sip:127.0.0.1:{daemon}";
+    t_relay();
+}}
+"""
+
+
+def test_phones_through_kamailio_keep_the_proxy_in_the_dialog(hotline, tmp_path):
+    """Kamailio 5.6 as a stateful proxy in front (Record-Route): registrations, the calls and
+    the daemon's own in-dialog requests (NOTIFY for the REFER, BYE to the referrer) follow
+    the route set through the proxy."""
+    exe = shutil.which("kamailio")
+    if exe is None:
+        pytest.fail("kamailio is not installed (apt-get install kamailio)", pytrace=False)
+    port = free_port()
+    cfg = tmp_path / "kamailio.cfg"
+    cfg.write_text(KAMAILIO_CFG.format(port=port, daemon=hotline.sip_port))
+    log_path = tmp_path / "kamailio.log"
+    log = open(log_path, "wb")
+    proxy = subprocess.Popen([exe, "-f", str(cfg), "-DD", "-E", "-x", "tlsf", "-X", "tlsf", "-m", "64", "-M", "8",
+                              "-w", str(tmp_path)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: "INFO: <core>" in log_path.read_text(errors="replace") or proxy.poll() is not None, 10)
+        assert proxy.poll() is None, log_path.read_text(errors="replace")[-2000:]
+        time.sleep(0.5)
+        r = phones(hotline, "--proxy", f"{LOCAL}:{port}")
+        check_phone_scenario(hotline, r)
+        text = log_path.read_text(errors="replace")
+        daemon_src = f"from 127.0.0.1:{hotline.sip_port}"
+        assert f"in-dialog NOTIFY {daemon_src}" in text, text[-3000:]
+        assert f"in-dialog BYE {daemon_src}" in text, text[-3000:]
+    finally:
+        proxy.terminate()
+        try:
+            proxy.wait(10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+        log.close()
