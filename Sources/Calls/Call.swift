@@ -210,6 +210,8 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
                     "packetsReceived": .int(Int64(media.packetsReceived)),
                     "packetsDropped": .int(Int64(media.malformedDropped + media.foreignSourceDropped + media.unknownPayloadTypeDropped)),
                     "keys": .int(Int64(media.digitsReceived)),
+                    "packetsLost": .int(Int64(media.packetsLost)),
+                    "jitterMs": .double((media.jitterMs * 100).rounded() / 100),
                 ]
             }
             return record

@@ -28,6 +28,8 @@ public final class MediaEngine: Sendable {
     private let packetsSent = Counter(label: "hotline_rtp_packets_sent_total")
     private let packetsReceived = Counter(label: "hotline_rtp_packets_received_total")
     private let packetsDropped = Counter(label: "hotline_rtp_packets_dropped_total")
+    private let packetsLost = Counter(label: "hotline_rtp_packets_lost_total")
+    private let jitter = Recorder(label: "hotline_rtp_jitter_ms")
     private let activeSessions = Gauge(label: "hotline_rtp_sessions")
     private let keysReceived = Counter(label: "hotline_dtmf_keys_total", dimensions: [("method", "rfc4733")])
 
@@ -102,6 +104,8 @@ public final class MediaEngine: Sendable {
         packetsReceived.increment(by: Int64(s.packetsReceived))
         packetsDropped.increment(by: Int64(s.malformedDropped + s.foreignSourceDropped + s.unknownPayloadTypeDropped))
         keysReceived.increment(by: Int64(s.digitsReceived))
+        packetsLost.increment(by: Int64(s.packetsLost))
+        if s.packetsReceived > 0 { jitter.record(s.jitterMs) }
         ports.release(session.localPort)
         activeSessions.record(ports.inUseCount)
     }

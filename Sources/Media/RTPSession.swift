@@ -42,6 +42,10 @@ public struct RTPStatistics: Sendable, Equatable {
     /// A payload type that was never negotiated.
     public var unknownPayloadTypeDropped: UInt64 = 0
     public var digitsReceived: UInt64 = 0
+    /// RFC 3550 §6.4.1 cumulative loss of the (latest) incoming stream.
+    public var packetsLost: UInt64 = 0
+    /// RFC 3550 interarrival jitter of the incoming stream, in milliseconds.
+    public var jitterMs: Double = 0
     public init() {}
 }
 
@@ -85,6 +89,7 @@ public final class RTPSession: @unchecked Sendable {
 
     // Receive.
     private var latchedSource: SocketAddress?
+    private var reception = ReceptionStatistics()
     private var lastReceived: NIODeadline
     private var timeoutReported = false
 
@@ -339,6 +344,14 @@ public final class RTPSession: @unchecked Sendable {
             }
         }
         let pt = parsed.header.payloadType
+        if pt == parameters.payloadType || pt == parameters.telephoneEventPayloadType || pt == 13 {
+            // Audio, events and comfort noise share the stream's SSRC and sequence numbers.
+            let arrival = UInt32(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 125_000)   // 8 kHz units
+            reception.record(ssrc: parsed.header.ssrc, sequence: parsed.header.sequenceNumber,
+                             timestamp: parsed.header.timestamp, arrival: arrival)
+            statistics.packetsLost = reception.lost
+            statistics.jitterMs = Double(reception.jitter) / 8
+        }
         if pt == parameters.payloadType {
             accept(from: envelope.remoteAddress)
             if let target = relayTarget {

@@ -152,6 +152,22 @@ final class RTPSessionTests: XCTestCase {
         session.close(cause: .normalClearing)
     }
 
+    func testReceiverStatisticsCountLossFromSequenceNumbers() async throws {
+        let session = try await openSession()
+        session.start()
+        // 20 packets with sequence numbers 100...119, of which 105 and 111 never arrive.
+        for i in 0..<20 where i != 5 && i != 11 {
+            try await send(rtpPacket(pt: 0, seq: UInt16(100 + i), ts: UInt32(160 * i), payload: [UInt8](repeating: 0xFF, count: 160)),
+                           to: session.localPort, from: peer)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let stats = try await session.readStatistics().get()
+        XCTAssertEqual(stats.packetsReceived, 18)
+        XCTAssertEqual(stats.packetsLost, 2)
+        XCTAssertGreaterThanOrEqual(stats.jitterMs, 0)
+        session.close(cause: .normalClearing)
+    }
+
     func testNoMediaTimeoutIsReportedAndCloseFailsPendingOperations() async throws {
         let fired = NIOLockedValueBox(false)
         let session = try await openSession(noMediaTimeout: .milliseconds(300)) { event in

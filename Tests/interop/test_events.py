@@ -239,6 +239,10 @@ def test_raw_sip_calls_webhook_and_pull_api(hotline_factory):
         assert end["durationMs"] >= end["talkMs"] >= 1000
         assert end["media"]["codec"] == udp["codec"] and end["media"]["keys"] == 1
         assert end["media"]["packetsReceived"] > 30 and end["media"]["packetsSent"] > 30
+        # RFC 3550 receiver statistics of our stream: nothing lost on loopback, jitter of a
+        # Python sender's timing (a few ms).
+        assert end["media"]["packetsLost"] == 0, end["media"]
+        assert 0 <= end["media"]["jitterMs"] < 20, end["media"]
 
         # The TCP call: no key.
         ev = calls[subject_of(calls, tcp["sip_call_id"])]
