@@ -344,23 +344,24 @@ public final class RTPSession: @unchecked Sendable {
             }
         }
         let pt = parsed.header.payloadType
+        let now = NIODeadline.now()   // one clock read per packet: statistics and the no-media watch
         if pt == parameters.payloadType || pt == parameters.telephoneEventPayloadType || pt == 13 {
             // Audio, events and comfort noise share the stream's SSRC and sequence numbers.
-            let arrival = UInt32(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 125_000)   // 8 kHz units
+            let arrival = UInt32(truncatingIfNeeded: now.uptimeNanoseconds / 125_000)   // 8 kHz units
             reception.record(ssrc: parsed.header.ssrc, sequence: parsed.header.sequenceNumber,
                              timestamp: parsed.header.timestamp, arrival: arrival)
             statistics.packetsLost = reception.lost
             statistics.jitterMs = Double(reception.jitter) / 8
         }
         if pt == parameters.payloadType {
-            accept(from: envelope.remoteAddress)
+            accept(from: envelope.remoteAddress, at: now)
             if let target = relayTarget {
                 envelope.data.withUnsafeReadableBytes { raw in
                     target.forward(UnsafeRawBufferPointer(rebasing: raw[parsed.payloadRange]), header: parsed.header, law: parameters.law, event: false)
                 }
             }
         } else if let te = parameters.telephoneEventPayloadType, pt == te {
-            accept(from: envelope.remoteAddress)
+            accept(from: envelope.remoteAddress, at: now)
             if let target = relayTarget {
                 envelope.data.withUnsafeReadableBytes { raw in
                     target.forward(UnsafeRawBufferPointer(rebasing: raw[parsed.payloadRange]), header: parsed.header, law: parameters.law, event: true)
@@ -373,7 +374,7 @@ public final class RTPSession: @unchecked Sendable {
                 deliver(digit)
             }
         } else if pt == 13 {
-            accept(from: envelope.remoteAddress)   // RFC 3389 comfort noise: valid, nothing to play
+            accept(from: envelope.remoteAddress, at: now)   // RFC 3389 comfort noise: valid, nothing to play
         } else {
             statistics.unknownPayloadTypeDropped += 1
         }
@@ -415,13 +416,13 @@ public final class RTPSession: @unchecked Sendable {
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
     }
 
-    private func accept(from source: SocketAddress) {
+    private func accept(from source: SocketAddress, at now: NIODeadline) {
         if latchedSource == nil {
             latchedSource = source
             logger.debug("RTP source latched", metadata: ["source": "\(source)", "port": "\(localPort)"])
         }
         statistics.packetsReceived += 1
-        lastReceived = .now()
+        lastReceived = now
     }
 
     private func deliver(_ digit: Character) {

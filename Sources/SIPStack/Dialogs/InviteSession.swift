@@ -322,9 +322,7 @@ public class InviteSession: @unchecked Sendable {
             body = produced
             headers.append(SIPHeader(name: "Content-Type", value: "application/sdp"))
         }
-        var probe = SIPResponse(to: request, statusCode: 200)
-        addSessionTimerHeaders(&probe, request: request)
-        for h in probe.headers where ["Session-Expires", "Require"].contains(h.name) { headers.append(h) }
+        headers += sessionTimerHeaders(for: request)
         endpoint.respond(entry, 200, headers: headers, toTag: nil, body: body)
         if !request.body.isEmpty { emit(.remoteModified) }
     }
@@ -486,17 +484,24 @@ public class InviteSession: @unchecked Sendable {
 
     /// §9: the UAS side of a session-timer negotiation, for the 2xx to `request`.
     func addSessionTimerHeaders(_ response: inout SIPResponse, request: SIPRequest) {
+        for h in sessionTimerHeaders(for: request) { response.headers.set(h.name, h.value) }
+    }
+
+    /// The `Session-Expires` (and `Require: timer`) of our 2xx to `request`; takes the
+    /// interval and refresher it settles and arms the timer. Empty without `Session-Expires`.
+    func sessionTimerHeaders(for request: SIPRequest) -> [SIPHeader] {
         guard let value = request.headers["Session-Expires"],
             let interval = Int(value.split(separator: ";").first?.trimmingCharacters(in: .whitespaces) ?? "")
-        else { return }
+        else { return [] }
         let supported = request.headers.values("Supported").contains { $0.lowercased() == "timer" }
         let requested = parameter("refresher", in: value)
         // The refresher is named from the request's sender: "uac" is the peer here.
         let refresher = requested ?? (supported ? "uac" : "uas")
-        response.headers.set("Session-Expires", "\(interval);refresher=\(refresher)")
-        if supported { response.headers.set("Require", "timer") }
         sessionTimer = SessionTimer(interval: interval, weRefresh: refresher == "uas")
         armSessionTimer()
+        var headers = [SIPHeader(name: "Session-Expires", value: "\(interval);refresher=\(refresher)")]
+        if supported { headers.append(SIPHeader(name: "Require", value: "timer")) }
+        return headers
     }
 
     /// §7.2: the UAC side, from the 2xx to our INVITE or refresh.

@@ -200,6 +200,12 @@ public struct LocationService<Flow: Sendable>: Sendable {
     }
 
     /// All live bindings, grouped by AOR (AORs in ascending order).
+    /// Whether any unexpired binding satisfies `predicate`; no sorting, no copies (it runs
+    /// per INVITE from a trunk network).
+    public func containsBinding(now: Double, where predicate: (Binding<Flow>) -> Bool) -> Bool {
+        table.values.contains { list in list.contains { !$0.isExpired(now: now) && predicate($0) } }
+    }
+
     public func allBindings(now: Double) -> [Binding<Flow>] {
         table.keys.sorted().flatMap { bindings(for: $0, now: now) }
     }

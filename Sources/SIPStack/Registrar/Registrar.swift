@@ -242,7 +242,7 @@ public final class Registrar: @unchecked Sendable {
         if !hasCredentials, let trunk {
             let source = flow.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             let isLine = settings.lines.contains(request.uri.user ?? "")
-            if isLine || !location.allBindings(now: Self.now()).contains(where: { $0.source == source }) {
+            if isLine || !location.containsBinding(now: Self.now(), where: { $0.source == source }) {
                 return .allowed(.trunk(trunk.name))
             }
         }
