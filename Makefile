@@ -5,9 +5,11 @@
 
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-RUN_PACKAGES := espeak-ng sox libsqlite3-dev
-TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv libsqlite3-dev baresip-core openssl kamailio
-BENCH_PACKAGES := sip-tester sox tshark baresip-core kamailio libsqlite3-dev
+# Codec, DSP and sound-file libraries the daemon links (found through pkg-config).
+BUILD_PACKAGES := pkg-config libsqlite3-dev libopus-dev libspandsp-dev libsndfile1-dev
+RUN_PACKAGES := espeak-ng sox $(BUILD_PACKAGES)
+TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv baresip-core openssl kamailio $(BUILD_PACKAGES)
+BENCH_PACKAGES := sip-tester sox tshark baresip-core kamailio rtpengine-daemon $(BUILD_PACKAGES)
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 

@@ -39,10 +39,23 @@ let package = Package(
             ]
         ),
         .target(name: "RTP"),
+        // Debian's C libraries for codecs, DSP and sound files (libopus, spandsp, libsndfile).
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CSpanDSP", pkgConfig: "spandsp", providers: [.apt(["libspandsp-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .target(name: "AudioCodecs", dependencies: ["COpus", "CSpanDSP"]),
+        .target(
+            name: "Recording",
+            dependencies: [
+                "CSndFile",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Media",
             dependencies: [
-                "RTP", "HotlineCore",
+                "RTP", "HotlineCore", "AudioCodecs", "Recording",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -52,7 +65,7 @@ let package = Package(
         .target(
             name: "Calls",
             dependencies: [
-                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "RTP", "Media",
+                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "RTP", "Media", "Recording",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -93,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "hotline",
             dependencies: [
-                "HotlineCore", "SIPMessages", "SIPStack", "Media", "Calls", "Storage", "Events", "API",
+                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "Media", "Recording", "Calls", "Storage", "Events", "API",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,7 +125,9 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "SIPStackTests", dependencies: ["SIPStack", "SIPMessages"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "RTP"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "RTP", "AudioCodecs", "Recording"]),
+        .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
+        .testTarget(name: "RecordingTests", dependencies: ["Recording", "CSndFile"]),
         .testTarget(name: "CallsTests", dependencies: ["Calls", "SIPMessages", "SDP", "Media"]),
         .testTarget(
             name: "EventsTests",

@@ -36,6 +36,7 @@ voice_for() {
     # "cmn-latn-pinyin" reads Han characters correctly. Texts spell digits as 一二三四五.
     zh-CN) echo cmn-latn-pinyin ;;
     en-US) echo en-us ;;
+    music) return 1 ;;   # Prompts/music: made below, not spoken
     *) return 1 ;;
   esac
 }
@@ -49,6 +50,7 @@ cp "$manifest" "$tmp/manifest.old"
 made=0 kept=0
 for dir in "$prompts"/*/; do
   lang=$(basename "$dir")
+  [ "$lang" = music ] && continue
   voice=$(voice_for "$lang") || { echo "make-prompts: skipping $lang (no voice configured)" >&2; continue; }
   for txt in "$dir"*.txt; do
     [ -e "$txt" ] || continue
@@ -71,6 +73,22 @@ for dir in "$prompts"/*/; do
     printf '%s  %s\n' "$hash" "$rel" >> "$tmp/manifest.new"
   done
 done
+
+# Music on hold (Prompts/music/hold.wav, language-independent): a calm plucked arpeggio made by
+# sox, 16 s, which the daemon loops for a held party. -D keeps it byte-identical between runs.
+music="$prompts/music/hold.wav"
+if [ "$force" = 1 ] || [ ! -s "$music" ]; then
+  mkdir -p "$prompts/music"
+  notes=()
+  i=0
+  for note in C4 E4 G4 C5 A3 C4 E4 A4 F3 A3 C4 F4 G3 B3 D4 G4 C4 E4 G4 C5 A3 C4 E4 A4 F3 A3 C4 F4 G3 B3 D4 G4; do
+    sox -D -n -r 8000 -c 1 -b 16 -e signed-integer "$tmp/note$i.wav" synth 0.5 pluck "$note" vol 0.35 fade 0 0.5 0.1
+    notes+=("$tmp/note$i.wav")
+    i=$((i + 1))
+  done
+  sox -D "${notes[@]}" "$music"
+  echo "made music/hold.wav"
+fi
 
 sort -k2 "$tmp/manifest.new" > "$manifest"
 echo "make-prompts: $made generated, $kept up to date"

@@ -59,6 +59,74 @@ struct Handlers: Sendable {
         return .json(.object([("calls", .array(calls))]))
     }
 
+    // MARK: call operations
+
+    private struct ConferenceRequest: Decodable { var target: String }
+    private struct MonitorRequest: Decodable { var supervisor: String; var mode: String }
+
+    /// `POST /v1/calls/{id}/conference` `{"target": "1003"}`: dials the target and mixes it in.
+    func conference(_ request: Request, context: some RequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let body = try await Self.decode(ConferenceRequest.self, from: request, context: context)
+        guard !body.target.isEmpty else { throw APIError.badRequest("bad-target", "target must be an account or a number") }
+        do {
+            try await dependencies.calls.addParty(call: id, target: body.target)
+        } catch {
+            throw Self.apiError(error)
+        }
+        return .json(.object([("call", .string(id)), ("party", .string(body.target)), ("role", .string("party"))]))
+    }
+
+    /// `POST /v1/calls/{id}/monitor` `{"supervisor": "1009", "mode": "listen|whisper|barge"}`.
+    func monitor(_ request: Request, context: some RequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let body = try await Self.decode(MonitorRequest.self, from: request, context: context)
+        guard let mode = MonitorMode(rawValue: body.mode) else {
+            throw APIError.badRequest("bad-mode", "mode must be listen, whisper or barge, not '\(body.mode.prefix(20))'")
+        }
+        guard !body.supervisor.isEmpty else { throw APIError.badRequest("bad-supervisor", "supervisor must be an account") }
+        do {
+            try await dependencies.calls.monitor(call: id, supervisor: body.supervisor, mode: mode)
+        } catch {
+            throw Self.apiError(error)
+        }
+        return .json(.object([("call", .string(id)), ("party", .string(body.supervisor)), ("role", .string(mode.rawValue))]))
+    }
+
+    private struct RecordingRequest: Decodable { var action: String }
+
+    /// `POST /v1/calls/{id}/recording` `{"action": "pause"|"resume"}`.
+    func recording(_ request: Request, context: some RequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let body = try await Self.decode(RecordingRequest.self, from: request, context: context)
+        guard body.action == "pause" || body.action == "resume" else {
+            throw APIError.badRequest("bad-action", "action must be pause or resume")
+        }
+        do {
+            try dependencies.calls.setRecordingPaused(call: id, paused: body.action == "pause")
+        } catch {
+            throw Self.apiError(error)
+        }
+        return .json(.object([("call", .string(id)), ("recording", .string(body.action == "pause" ? "paused" : "recording"))]))
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: 16 * 1024)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest("bad-body", "the body must be JSON like the examples in docs/api.md: \(error)")
+        }
+    }
+
+    private static func apiError(_ error: CallOperationError) -> APIError {
+        switch error {
+        case .notFound: return APIError(.notFound, "not-found", "no live call with that id")
+        case .notBridged, .notAnswered, .ended, .notRecorded: return APIError(.conflict, "call-state", "\(error)")
+        case .dialFailed: return APIError(.badGateway, "dial-failed", "\(error)")
+        }
+    }
+
     func cdrs(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         let from = try Self.date(query["from"], name: "from")

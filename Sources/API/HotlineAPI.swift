@@ -26,6 +26,12 @@ public struct APIConfiguration: Sendable {
 public protocol LiveCallsProvider: Sendable {
     func snapshots() -> [CallSnapshot]
     var activeCallCount: Int { get }
+    /// Adds a third party to a live call (three-way conference).
+    func addParty(call: String, target: String) async throws(CallOperationError)
+    /// A supervisor listens, whispers to the agent, or barges in.
+    func monitor(call: String, supervisor: String, mode: MonitorMode) async throws(CallOperationError)
+    /// Pauses (privacy) or resumes a call's recording.
+    func setRecordingPaused(call: String, paused: Bool) throws(CallOperationError)
 }
 
 extension CallManager: LiveCallsProvider {}
@@ -68,6 +74,9 @@ public enum HotlineAPI {
         router.get("/v1/health") { _, _ in handlers.health() }
         router.get("/metrics") { _, _ in handlers.metrics() }
         router.get("/v1/calls") { _, _ in handlers.calls() }
+        router.post("/v1/calls/:id/conference") { request, context in try await handlers.conference(request, context: context) }
+        router.post("/v1/calls/:id/monitor") { request, context in try await handlers.monitor(request, context: context) }
+        router.post("/v1/calls/:id/recording") { request, context in try await handlers.recording(request, context: context) }
         router.get("/v1/cdr") { request, _ in try await handlers.cdrs(request) }
         router.get("/v1/events") { request, _ in try await handlers.events(request) }
         router.get("/v1/events/dead") { request, _ in try await handlers.deadEvents(request) }

@@ -4,6 +4,8 @@ import Logging
 import Media
 import NIOConcurrencyHelpers
 import NIOCore
+import Recording
+import SDP
 import SIPMessages
 import SIPStack
 
@@ -19,7 +21,9 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
     public let calledNumber: String
     public let startedAt = Date()
     private let originator: Originator
+    private let media: MediaEngine
     private let events: EventSink
+    private let recordingSettings: RecordingSettings?
     private let logger: Logger
 
     private struct State {
@@ -33,10 +37,19 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
         var onEnd: [@Sendable (BridgedCall) -> Void] = []
         var dialTask: Task<Void, Never>?
         var transferring = false
+        var recording: Result<CallRecording, RecordingError>?
+        /// Once a third party or a supervisor joins, the legs are mixed here instead of relayed.
+        var conference: Conference?
+        /// Supervisors' legs (listen, whisper, barge) by leg: not parties of the call.
+        var supervisors: [ObjectIdentifier: String] = [:]
+        var holdMusicPlaying: Set<ObjectIdentifier> = []
     }
     private let state = NIOLockedValueBox(State())
 
-    init(id: CallIdentifier, caller: String, called: String, originator: Originator, events: EventSink, logger: Logger) {
+    init(id: CallIdentifier, caller: String, called: String, originator: Originator, media: MediaEngine, events: EventSink,
+         recording: RecordingSettings? = nil, logger: Logger) {
+        self.media = media
+        self.recordingSettings = recording
         self.id = id
         self.callerNumber = caller
         self.calledNumber = called
@@ -48,6 +61,15 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
     }
 
     public var endCause: HangupCause? { state.withLockedValue { $0.ended } }
+    var recording: Result<CallRecording, RecordingError>? { state.withLockedValue { $0.recording } }
+
+    /// Privacy: the recording keeps time but holds silence until resumed. False when the
+    /// call is not being recorded.
+    public func setRecordingPaused(_ paused: Bool) -> Bool {
+        guard case .success(let r) = recording else { return false }
+        if paused { r.pause() } else { r.resume() }
+        return true
+    }
 
     func onEnd(_ handler: @escaping @Sendable (BridgedCall) -> Void) {
         state.withLockedValue { $0.onEnd.append(handler) }
@@ -55,12 +77,15 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
 
     /// Dials `calledNumber` for the caller's leg `a` (its INVITE not answered yet); answers
     /// `a` with `answerSDP(rtpOfA)` once the callee answers, then bridges the two.
-    func connect(caller session: InviteServerSession, leg a: Leg, codec: String, answerSDP: [UInt8]) {
+    func connect(caller session: InviteServerSession, leg a: Leg, codec: AudioCodec, answerSDP: [UInt8]) {
+        let codecName = MediaCodec(codec).name
         state.withLockedValue { $0.legs = [a] }
         watch(a)
         let task = Task { [self] in
             do {
-                let b = try await originator.originate(to: calledNumber, from: callerNumber, on: a.rtp.eventLoop) { _ in session.ring() }
+                let b = try await originator.originate(to: calledNumber, from: callerNumber, on: a.rtp.eventLoop, preferring: codec) { _ in
+                    session.ring()
+                }
                 guard addLeg(b) else {
                     b.sip.hangup()
                     b.rtp.close(cause: .cancelled)
@@ -70,12 +95,14 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
                 session.accept(sdp: answerSDP)
                 a.rtp.start()
                 try? await a.rtp.bridge(with: b.rtp).get()
+                let recording = await CallRecording.start(recordingSettings, callID: id, rtp: a.rtp, logger: logger)
                 state.withLockedValue {
                     $0.answeredAt = Date()
                     $0.finalStatus = 200
-                    $0.codec = codec
+                    $0.codec = codecName
+                    $0.recording = recording
                 }
-                emit(CallEventType.answered, ["codec": .string(codec)])
+                emit(CallEventType.answered, ["codec": .string(codecName)])
                 logger.info("call bridged", metadata: ["from": "\(callerNumber)", "to": "\(calledNumber)"])
             } catch let error as OriginateError {
                 if error == .cancelled { return }
@@ -112,13 +139,23 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
     private func legEvent(_ leg: Leg, _ event: InviteSessionEvent) {
         switch event {
         case .remoteHangup, .transportFailure, .sessionExpired, .ackTimeout, .cancelled:
-            let transferring = state.withLockedValue { s -> Bool in
+            let (transferring, goesOn) = state.withLockedValue { s -> (Bool, Bool) in
+                let wasCaller = s.legs.first === leg
                 s.legs.removeAll { $0 === leg }
-                return s.transferring
+                let wasSupervisor = s.supervisors.removeValue(forKey: ObjectIdentifier(leg)) != nil
+                // A conference goes on while the caller and another party remain; a supervisor
+                // leaving changes nothing for the parties.
+                let parties = s.legs.filter { s.supervisors[ObjectIdentifier($0)] == nil }
+                let goesOn = s.conference != nil && (wasSupervisor || (!wasCaller && parties.count >= 2))
+                return (s.transferring, goesOn)
             }
             leg.rtp.close(cause: .callerHangup)
             // The referrer leaving during its transfer is expected; the call goes on.
             if transferring { return }
+            if goesOn {
+                emit(CallEventType.partyLeft, ["party": .string(leg.party)])
+                return
+            }
             let cause: HangupCause = event == .cancelled ? .cancelled : (event == .remoteHangup ? .callerHangup : .signallingFailure)
             Task { await hangup(cause: cause) }
         case .infoDigit(let digit):
@@ -127,9 +164,114 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
             transfer(referrer: leg, target: target)
         case .remoteModified:
             logger.debug("party changed the session", metadata: ["party": "\(leg.party)"])
+            holdChanged(by: leg)
         case .confirmed, .ringing, .earlyMedia, .answered, .failed, .referProgress:
             break
         }
+    }
+
+    // MARK: Hold
+
+    /// A party put the other on hold (its offer stopped receiving: sendonly or inactive) or took
+    /// it back: the other hears music on hold meanwhile, not silence.
+    private func holdChanged(by holder: Leg) {
+        guard let other = other(than: holder) else { return }
+        let held = holder.isHolding
+        let changed = state.withLockedValue { s -> Bool in
+            let id = ObjectIdentifier(other)
+            if held { return s.holdMusicPlaying.insert(id).inserted }
+            return s.holdMusicPlaying.remove(id) != nil
+        }
+        guard changed else { return }
+        if held, let music = media.prompts.holdMusic {
+            logger.info("on hold: music", metadata: ["held": "\(other.party)", "by": "\(holder.party)"])
+            _ = other.rtp.play([music], interruptible: false, loop: true)
+        } else if !held {
+            other.rtp.stopPlayback()
+        }
+    }
+
+    // MARK: Conference and supervision
+
+    /// Adds `number` (an account or a number for the trunk) as a third party: from then on the
+    /// legs are mixed (everyone hears everyone). Returns once it answered.
+    public func addParty(_ number: String) async throws(CallOperationError) {
+        let (loop, answered) = state.withLockedValue { s in (s.legs.first?.rtp.eventLoop, s.answeredAt != nil) }
+        guard let loop, answered, endCause == nil else { throw .notAnswered }
+        let leg: Leg
+        do {
+            leg = try await originator.originate(to: number, from: callerNumber, on: loop)
+        } catch {
+            throw .dialFailed(error)
+        }
+        guard addLeg(leg) else {
+            leg.sip.hangup()
+            leg.rtp.close(cause: .cancelled)
+            throw .ended
+        }
+        watch(leg)
+        let conference = await ensureConference(on: loop)
+        _ = try? await conference.join(leg.rtp, role: .speaker).get()
+        emit(CallEventType.partyJoined, ["party": .string(number), "role": "party"])
+        logger.info("party added", metadata: ["party": "\(number)"])
+    }
+
+    /// A supervisor joins (or changes mode): `listen` hears both sides silently, `whisper` is
+    /// heard by the agent only, `barge` by everyone.
+    public func monitor(by supervisor: String, mode: MonitorMode) async throws(CallOperationError) {
+        let (loop, agent, existing, answered) = state.withLockedValue { s in
+            (s.legs.first?.rtp.eventLoop,
+             s.legs.dropFirst().first { s.supervisors[ObjectIdentifier($0)] == nil },
+             s.legs.first { s.supervisors[ObjectIdentifier($0)] == supervisor },
+             s.answeredAt != nil)
+        }
+        guard let loop, let agent, answered, endCause == nil else { throw .notAnswered }
+        let role: Conference.Role
+        switch mode {
+        case .listen: role = .listener
+        case .whisper: role = .whisperer(to: agent.rtp)
+        case .barge: role = .speaker
+        }
+        let leg: Leg
+        if let existing {
+            leg = existing
+        } else {
+            do {
+                leg = try await originator.originate(to: supervisor, from: callerNumber, on: loop)
+            } catch {
+                throw .dialFailed(error)
+            }
+            let added = state.withLockedValue { s -> Bool in
+                guard s.ended == nil else { return false }
+                s.legs.append(leg)
+                s.supervisors[ObjectIdentifier(leg)] = supervisor
+                return true
+            }
+            guard added else {
+                leg.sip.hangup()
+                leg.rtp.close(cause: .cancelled)
+                throw .ended
+            }
+            watch(leg)
+        }
+        let conference = await ensureConference(on: loop)
+        _ = try? await conference.join(leg.rtp, role: role).get()
+        emit(CallEventType.partyJoined, ["party": .string(supervisor), "role": .string(mode.rawValue)])
+        logger.info("supervisor joined", metadata: ["supervisor": "\(supervisor)", "mode": "\(mode.rawValue)"])
+    }
+
+    /// The call's conference, created from its bridge on first use (both parties speakers).
+    private func ensureConference(on loop: EventLoop) async -> Conference {
+        let (existing, legs) = state.withLockedValue { s -> (Conference?, [Leg]) in
+            if let c = s.conference { return (c, []) }
+            let c = media.makeConference(on: loop)
+            s.conference = c
+            return (nil, s.legs.filter { s.supervisors[ObjectIdentifier($0)] == nil })
+        }
+        if let existing { return existing }
+        let conference = state.withLockedValue { $0.conference! }
+        for leg in legs { _ = try? await conference.join(leg.rtp, role: .speaker).get() }
+        return conference
     }
 
     /// RFC 3515 / RFC 5589 blind transfer: `referrer` asked us to connect the other party to

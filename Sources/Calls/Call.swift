@@ -4,6 +4,7 @@ import Logging
 import Media
 import NIOConcurrencyHelpers
 import NIOCore
+import Recording
 import SIPStack
 
 /// One citizen's call: its SIP leg (the INVITE session) and its media leg (the RTP session).
@@ -18,6 +19,7 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
     let sip: InviteServerSession
     private let prompts: PromptLibrary
     private let events: EventSink
+    private let recordingSettings: RecordingSettings?
     private let logger: Logger
 
     private struct State {
@@ -34,13 +36,15 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         /// The prompt a key answers (the last one played), for `hotline.ivr.input`.
         var menu: String?
         var onEnd: [@Sendable (Call) -> Void] = []
+        var recording: Result<CallRecording, RecordingError>?
     }
     private let state = NIOLockedValueBox(State())
 
     init(
         id: CallIdentifier, sip: InviteServerSession, language: String, codec: String, prompts: PromptLibrary,
-        events: EventSink, logger: Logger
+        events: EventSink, recording: RecordingSettings? = nil, logger: Logger
     ) {
+        self.recordingSettings = recording
         self.id = id
         self.sip = sip
         self.callerNumber = sip.callerNumber
@@ -57,6 +61,15 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
 
     public var endCause: HangupCause? { state.withLockedValue { $0.ended } }
     public var rtp: RTPSession? { state.withLockedValue { $0.rtp } }
+    var recording: Result<CallRecording, RecordingError>? { state.withLockedValue { $0.recording } }
+
+    /// Privacy: the recording keeps time but holds silence until resumed. False when the
+    /// call is not being recorded.
+    public func setRecordingPaused(_ paused: Bool) -> Bool {
+        guard case .success(let r) = recording else { return false }
+        if paused { r.pause() } else { r.resume() }
+        return true
+    }
 
     // MARK: CallControl
 
@@ -113,7 +126,13 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
                 $0.finalStatus = 200
             }
             emit(CallEventType.answered, ["codec": .string(codec)])
-            Task { await script(self) }
+            Task {
+                // Creating the file touches the disk: off the SIP loop, before the script plays.
+                if let rtp, let started = await CallRecording.start(recordingSettings, callID: id, rtp: rtp, logger: logger) {
+                    state.withLockedValue { $0.recording = started }
+                }
+                await script(self)
+            }
         case .cancelled:
             state.withLockedValue { $0.finalStatus = 487 }
             end(.cancelled)
@@ -212,6 +231,10 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
                     "keys": .int(Int64(media.digitsReceived)),
                     "packetsLost": .int(Int64(media.packetsLost)),
                     "jitterMs": .double((media.jitterMs * 100).rounded() / 100),
+                    "roundTripMs": media.roundTripMs.map { .double(($0 * 100).rounded() / 100) } ?? .null,
+                    "remotePacketsLost": media.remotePacketsLost.map { .int($0) } ?? .null,
+                    "remoteJitterMs": media.remoteJitterMs.map { .double(($0 * 100).rounded() / 100) } ?? .null,
+                    "mos": media.mos.map { .double(($0 * 100).rounded() / 100) } ?? .null,
                 ]
             }
             return record

@@ -5,6 +5,7 @@ import Media
 import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
+import Recording
 import SDP
 import SIPMessages
 import SIPStack
@@ -26,12 +27,19 @@ public struct CallSettings: Sendable {
     /// Ring (180) this long before answering; zero answers at once.
     public var answerDelay: Duration
     public var flow: FirstMenuFlow
+    /// Codecs accepted in offers (`media.codecs`); the offerer's order picks among them.
+    public var codecs: [AudioCodec]
+    /// Where and how calls are recorded; nil: not recorded.
+    public var recording: RecordingSettings?
 
-    public init(lines: [Line], noMediaTimeout: Duration?, answerDelay: Duration = .zero, flow: FirstMenuFlow = FirstMenuFlow()) {
+    public init(lines: [Line], noMediaTimeout: Duration?, answerDelay: Duration = .zero, flow: FirstMenuFlow = FirstMenuFlow(),
+                codecs: [AudioCodec] = AudioCodec.allCases, recording: RecordingSettings? = nil) {
         self.lines = Dictionary(lines.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
         self.noMediaTimeout = noMediaTimeout
         self.answerDelay = answerDelay
         self.flow = flow
+        self.codecs = codecs
+        self.recording = recording
     }
 }
 
@@ -47,6 +55,8 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
     private let bridgedCalls = NIOLockedValueBox<[CallIdentifier: BridgedCall]>([:])
     private let originator: Originator?
     private let activeGauge = Gauge(label: "hotline_calls_active")
+    /// Recordings still being closed (hashed, sidecar written); shutdown waits for them.
+    private let recordingsClosing = NIOLockedValueBox(0)
 
     public init(media: MediaEngine, settings: CallSettings, events: EventSink, logger: Logger, originator: Originator? = nil) {
         self.originator = originator
@@ -58,6 +68,36 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
 
     public var activeCallCount: Int { calls.withLockedValue { $0.count } + bridgedCalls.withLockedValue { $0.count } }
     public var activeCalls: [Call] { calls.withLockedValue { Array($0.values) } }
+
+    /// Adds a third party to a live call between phones (docs/api.md, `POST /v1/calls/{id}/conference`).
+    public func addParty(call id: String, target: String) async throws(CallOperationError) {
+        guard let call = bridgedCalls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) else {
+            throw calls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) == nil ? .notFound : .notBridged
+        }
+        try await call.addParty(target)
+    }
+
+    /// Pauses or resumes a call's recording (`POST /v1/calls/{id}/recording`).
+    public func setRecordingPaused(call id: String, paused: Bool) throws(CallOperationError) {
+        let key = CallIdentifier(rawValue: id)
+        let done: Bool
+        if let call = calls.withLockedValue({ $0[key] }) {
+            done = call.setRecordingPaused(paused)
+        } else if let call = bridgedCalls.withLockedValue({ $0[key] }) {
+            done = call.setRecordingPaused(paused)
+        } else {
+            throw .notFound
+        }
+        if !done { throw .notRecorded }
+    }
+
+    /// A supervisor listens, whispers to the agent, or barges in (`POST /v1/calls/{id}/monitor`).
+    public func monitor(call id: String, supervisor: String, mode: MonitorMode) async throws(CallOperationError) {
+        guard let call = bridgedCalls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) else {
+            throw calls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) == nil ? .notFound : .notBridged
+        }
+        try await call.monitor(by: supervisor, mode: mode)
+    }
     public func snapshots() -> [CallSnapshot] {
         (activeCalls.map(\.snapshot) + bridgedCalls.withLockedValue { $0.values.map(\.snapshot) }).sorted { $0.startedAt < $1.startedAt }
     }
@@ -119,17 +159,18 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         let negotiated: NegotiatedAudio
         do {
             negotiated = try OfferAnswer.answer(
-                offer: offer, localAddress: media.address, localPort: 0, sessionID: sessionID, sessionVersion: sessionID
+                offer: offer, localAddress: media.address, localPort: 0, sessionID: sessionID, sessionVersion: sessionID,
+                supported: settings.codecs
             ).negotiated
         } catch {
             refuse(session, language: line.language, status: 488, reason: "Not Acceptable Here", cause: .rejected,
-                   headers: [SIPHeader(name: "Warning", value: "304 hotline \"no common audio codec (PCMU, PCMA)\"")])
+                   headers: [SIPHeader(name: "Warning", value: "304 hotline \"no common audio codec (\(settings.codecs.map(\.encodingName).joined(separator: ", ")))\"")])
             return
         }
 
         let call = Call(
-            id: .random(), sip: session, language: line.language, codec: negotiated.codec == .pcmu ? "PCMU" : "PCMA",
-            prompts: media.prompts, events: events, logger: logger)
+            id: .random(), sip: session, language: line.language, codec: MediaCodec(negotiated.codec).name,
+            prompts: media.prompts, events: events, recording: settings.recording, logger: logger)
         call.emit(CallEventType.received, receivedData(session, language: line.language))
         let flow = settings.flow
         session.setEventHandler { [weak call] event in
@@ -171,7 +212,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                     do {
                         answer = try OfferAnswer.answer(
                             offer: offer, localAddress: self.media.address, localPort: rtp.localPort,
-                            sessionID: sessionID, sessionVersion: sessionID
+                            sessionID: sessionID, sessionVersion: sessionID, supported: self.settings.codecs
                         ).answer
                     } catch {
                         call.end(.signallingFailure)
@@ -207,7 +248,8 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                            headers: [SIPHeader(name: "Warning", value: "399 hotline \"an SDP offer is required\"")])
             return
         }
-        let call = BridgedCall(id: .random(), caller: user, called: called, originator: originator, events: events, logger: logger)
+        let call = BridgedCall(id: .random(), caller: user, called: called, originator: originator, media: media, events: events,
+                               recording: settings.recording, logger: logger)
         call.emit(CallEventType.received, receivedData(session, language: nil).merging(["caller": .string(user)]) { _, new in new })
         bridgedCalls.withLockedValue { $0[call.id] = call }
         activeGauge.record(activeCallCount)
@@ -223,13 +265,14 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         var rng = SystemRandomNumberGenerator()
         let sessionID = UInt64.random(in: 1...UInt64(Int64.max), using: &rng)
         let noMediaTimeout: TimeAmount? = settings.noMediaTimeout.map { .milliseconds($0.milliseconds) }
-        media.openSession(parameters: RTPSessionParameters(law: .ulaw, payloadType: 0, telephoneEventPayloadType: nil, remote: nil, noMediaTimeout: nil)) { _ in }
+        media.openSession(parameters: RTPSessionParameters(codec: .pcmu, payloadType: 0, telephoneEventPayloadType: nil, remote: nil, noMediaTimeout: nil)) { _ in }
             .whenComplete { [media, logger] result in
                 switch result {
                 case .success(let rtp):
                     guard call.endCause == nil,
                         let (answer, negotiated) = try? OfferAnswer.answer(
-                            offer: offer, localAddress: media.address, localPort: rtp.localPort, sessionID: sessionID, sessionVersion: sessionID)
+                            offer: offer, localAddress: media.address, localPort: rtp.localPort, sessionID: sessionID, sessionVersion: sessionID,
+                            supported: self.settings.codecs)
                     else {
                         rtp.close(cause: .rejected)
                         session.reject(statusCode: 488, reason: "Not Acceptable Here")
@@ -238,7 +281,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                     }
                     rtp.update(parameters: Leg.parameters(negotiated, noMediaTimeout: noMediaTimeout))
                     let leg = Leg(sip: session, rtp: rtp, party: user, localAddress: media.address, sessionID: sessionID, noMediaTimeout: noMediaTimeout)
-                    call.connect(caller: session, leg: leg, codec: negotiated.codec == .pcmu ? "PCMU" : "PCMA",
+                    call.connect(caller: session, leg: leg, codec: negotiated.codec,
                                  answerSDP: Array(answer.serialize().utf8))
                 case .failure(let error):
                     logger.error("no media for call", metadata: ["call": "\(call.id)", "error": "\(error)"])
@@ -253,8 +296,38 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         activeGauge.record(activeCallCount)
         let cause = call.endCause ?? .normalClearing
         count(cause.rawValue)
-        call.emit(CallEventType.ended, call.detailRecord())
-        logger.info("call ended", metadata: ["call": "\(call.id)", "cause": "\(cause.rawValue)"])
+        closeRecording(call.recording, rtp: nil, emit: call.emit) { [logger] in
+            call.emit(CallEventType.ended, call.detailRecord())
+            logger.info("call ended", metadata: ["call": "\(call.id)", "cause": "\(cause.rawValue)"])
+        }
+    }
+
+    /// `hotline.recording.completed` for recordings repaired after a crash (see `CallRecording`).
+    public static func repairedRecordingEvents(_ repaired: [RecordingMetadata]) -> [CallEvent] {
+        CallRecording.repairedEvents(repaired)
+    }
+
+    /// Closes a call's recording off the call path and emits `hotline.recording.completed`,
+    /// then runs `then` (which emits `hotline.call.ended`: the last event of a call).
+    private func closeRecording(_ recording: Result<CallRecording, RecordingError>?, rtp: RTPSession?,
+                                emit: @escaping @Sendable (String, [String: JSONValue]) -> Void,
+                                then: @escaping @Sendable () -> Void) {
+        switch recording {
+        case nil:
+            then()
+        case .failure(let error)?:
+            if let settings = settings.recording {
+                emit(CallEventType.recordingCompleted, CallRecording.failureData(error, settings: settings))
+            }
+            then()
+        case .success(let recording)?:
+            recordingsClosing.withLockedValue { $0 += 1 }
+            Task { [recordingsClosing] in
+                emit(CallEventType.recordingCompleted, await recording.finish(rtp: rtp))
+                then()
+                recordingsClosing.withLockedValue { $0 -= 1 }
+            }
+        }
     }
 
     private func callEnded(_ call: Call) {
@@ -264,7 +337,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         count(cause.rawValue)
         let finish: @Sendable (RTPStatistics?) -> Void = { [logger] stats in
             let record = call.detailRecord(media: stats)
-            call.emit(CallEventType.ended, record)
+            self.closeRecording(call.recording, rtp: call.rtp, emit: call.emit) { call.emit(CallEventType.ended, record) }
             var metadata: Logger.Metadata = ["call": "\(call.id)"]
             for key in ["cause", "durationMs", "talkMs", "sipStatus"] { metadata[key] = "\(record[key].map(Self.plain) ?? "-")" }
             if let stats {
@@ -312,6 +385,11 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         }
         let byeDeadline = ContinuousClock.now + .seconds(3)
         while activeCallCount > 0, ContinuousClock.now < byeDeadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        // Recordings are closed and hashed after their calls: let them finish too.
+        let recordingDeadline = ContinuousClock.now + .seconds(10)
+        while recordingsClosing.withLockedValue({ $0 }) > 0, ContinuousClock.now < recordingDeadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -19,6 +19,9 @@ public final class Leg: @unchecked Sendable {   // mutable state confined to the
     private let sessionID: UInt64
     private var sessionVersion: UInt64
     private let noMediaTimeout: TimeAmount?
+    /// The party's last offer stopped receiving from us (sendonly, inactive, or a hold
+    /// address): it put the call on hold (RFC 3264 §8.4).
+    public private(set) var isHolding = false
 
     init(sip: InviteSession, rtp: RTPSession, party: String, localAddress: String, sessionID: UInt64, noMediaTimeout: TimeAmount?) {
         self.sip = sip
@@ -40,6 +43,7 @@ public final class Leg: @unchecked Sendable {   // mutable state confined to the
             offer: offer, localAddress: localAddress, localPort: rtp.localPort, sessionID: sessionID, sessionVersion: sessionVersion)
         else { return nil }
         rtp.update(parameters: Leg.parameters(negotiated, noMediaTimeout: noMediaTimeout))
+        isHolding = !negotiated.direction.sends
         return Array(answer.serialize().utf8)
     }
 
@@ -49,14 +53,28 @@ public final class Leg: @unchecked Sendable {   // mutable state confined to the
             remote = try? SocketAddress(ipAddress: negotiated.remoteAddress, port: negotiated.remotePort)
         }
         return RTPSessionParameters(
-            law: negotiated.codec == .pcmu ? .ulaw : .alaw,
+            codec: MediaCodec(negotiated.codec),
             payloadType: UInt8(negotiated.payloadType),
             telephoneEventPayloadType: negotiated.telephoneEventPayloadType.map { UInt8($0) },
+            telephoneEventClockRate: negotiated.telephoneEventClockRate,
+            // A peer that cannot send RFC 4733 events sends its keys as tones (RFC 4733 §1).
+            detectInbandKeys: negotiated.telephoneEventPayloadType == nil,
             remote: remote,
             sends: negotiated.direction == .sendrecv || negotiated.direction == .sendonly,
             receives: negotiated.direction == .sendrecv || negotiated.direction == .recvonly,
             // A held party sends nothing: only watch for silence while it should send.
             noMediaTimeout: negotiated.direction == .sendrecv || negotiated.direction == .recvonly ? noMediaTimeout : nil)
+    }
+}
+
+extension MediaCodec {
+    init(_ codec: AudioCodec) {
+        switch codec {
+        case .pcmu: self = .pcmu
+        case .pcma: self = .pcma
+        case .g722: self = .g722
+        case .opus: self = .opus
+        }
     }
 }
 

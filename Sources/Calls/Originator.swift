@@ -21,10 +21,14 @@ public final class Originator: Sendable {
     private let media: MediaEngine
     private let outboundTrunk: TrunkPeer?
     private let noMediaTimeout: TimeAmount?
+    /// The codecs we offer, in our order of preference (`media.codecs`).
+    private let codecs: [AudioCodec]
     private let logger: Logger
 
-    public init(endpoint: SIPEndpoint, media: MediaEngine, outboundTrunk: TrunkPeer?, noMediaTimeout: Duration?, logger: Logger) {
+    public init(endpoint: SIPEndpoint, media: MediaEngine, outboundTrunk: TrunkPeer?, noMediaTimeout: Duration?,
+                codecs: [AudioCodec] = [.pcmu, .pcma, .opus, .g722], logger: Logger) {
         self.endpoint = endpoint
+        self.codecs = codecs
         self.media = media
         self.outboundTrunk = outboundTrunk
         self.noMediaTimeout = noMediaTimeout.map { .milliseconds($0.milliseconds) }
@@ -33,11 +37,16 @@ public final class Originator: Sendable {
 
     /// Calls `to` (an account name, or a number for the trunk) presenting `from` as the caller.
     /// Returns the answered leg, its RTP session on `loop` (pass the other leg's loop to bridge
-    /// them). Cancelling the task cancels the attempt (CANCEL on the wire).
+    /// them). Cancelling the task cancels the attempt (CANCEL on the wire). `preferring` puts
+    /// the other leg's codec first in the offer, so that a callee able to use it needs no
+    /// transcoding.
     public func originate(
         to: String, from: String, headers: [SIPHeader] = [], on loop: EventLoop? = nil, ringTimeout: Duration = .seconds(30),
+        preferring preferred: AudioCodec? = nil,
         progress: @escaping @Sendable (Progress) -> Void = { _ in }
     ) async throws(OriginateError) -> Leg {
+        var offered = codecs
+        if let preferred, let i = offered.firstIndex(of: preferred) { offered.insert(offered.remove(at: i), at: 0) }
         var targets: [(uri: SIPURI, to: NameAddress, flow: SIPFlow, routes: [NameAddress], credentials: (String, String)?)] = []
         let fromAddress = NameAddress(uri: SIPURI(scheme: "sip", user: from, host: endpoint.configuration.address, port: endpoint.configuration.port))
         if let registrar = endpoint.registrar, registrar.isAccount(to) {
@@ -66,24 +75,25 @@ public final class Originator: Sendable {
             targets.append((uri, NameAddress(uri: uri), flow, routes, credentials))
             return try await attempt(
                 targets: targets, from: NameAddress(uri: SIPURI(scheme: "sip", user: presented, host: endpoint.configuration.address, port: endpoint.configuration.port)),
-                party: to, headers: headers, loop: loop, ringTimeout: ringTimeout, progress: progress)
+                party: to, headers: headers, loop: loop, ringTimeout: ringTimeout, codecs: offered, progress: progress)
         } else {
             throw .noRoute(to)
         }
         return try await attempt(
-            targets: targets, from: fromAddress, party: to, headers: headers, loop: loop, ringTimeout: ringTimeout, progress: progress)
+            targets: targets, from: fromAddress, party: to, headers: headers, loop: loop, ringTimeout: ringTimeout, codecs: offered,
+            progress: progress)
     }
 
     private func attempt(
         targets: [(uri: SIPURI, to: NameAddress, flow: SIPFlow, routes: [NameAddress], credentials: (String, String)?)],
-        from: NameAddress, party: String, headers: [SIPHeader], loop: EventLoop?, ringTimeout: Duration,
+        from: NameAddress, party: String, headers: [SIPHeader], loop: EventLoop?, ringTimeout: Duration, codecs: [AudioCodec],
         progress: @escaping @Sendable (Progress) -> Void
     ) async throws(OriginateError) -> Leg {
         // One RTP session per fork: each callee gets its own offer; the losers' are closed.
         var rng = SystemRandomNumberGenerator()
         let fork = ForkState(count: targets.count)
         var sessions: [(InviteClientSession, RTPSession, UInt64)] = []
-        let placeholder = RTPSessionParameters(law: .ulaw, payloadType: 0, telephoneEventPayloadType: 101, remote: nil, noMediaTimeout: nil)
+        let placeholder = RTPSessionParameters(codec: .pcmu, payloadType: 0, telephoneEventPayloadType: 101, remote: nil, noMediaTimeout: nil)
         for target in targets {
             let rtp: RTPSession
             do {
@@ -93,7 +103,8 @@ public final class Originator: Sendable {
                 throw .noMedia("\(error)")
             }
             let sessionID = UInt64.random(in: 1...UInt64(Int64.max), using: &rng)
-            let offer = OfferAnswer.offer(localAddress: media.address, localPort: rtp.localPort, sessionID: sessionID, sessionVersion: sessionID)
+            let offer = OfferAnswer.offer(localAddress: media.address, localPort: rtp.localPort, sessionID: sessionID, sessionVersion: sessionID,
+                                          codecs: codecs)
             let call = OutgoingCall(
                 requestURI: target.uri, to: target.to, from: from, flow: target.flow, routes: target.routes, headers: headers,
                 sdpOffer: Array(offer.serialize().utf8), credentials: target.credentials.map { (username: $0.0, password: $0.1) })
@@ -143,7 +154,7 @@ public final class Originator: Sendable {
             }
             let (session, rtp, sessionID) = sessions[winner]
             guard let answer = try? SessionDescription.parse(String(decoding: session.remoteSDP, as: UTF8.self)),
-                let negotiated = try? OfferAnswer.negotiated(answer: answer)
+                let negotiated = try? OfferAnswer.negotiated(answer: answer, offered: codecs)
             else {
                 session.hangup()
                 rtp.close(cause: .signallingFailure)

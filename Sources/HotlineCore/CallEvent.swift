@@ -33,6 +33,12 @@ public enum CallEventType {
     public static let ended = "hotline.call.ended"
     /// A party of a back-to-back call blind-transferred the other (REFER).
     public static let transferred = "hotline.call.transferred"
+    /// A call's recording was closed (or repaired after a crash): file, hash, completeness.
+    public static let recordingCompleted = "hotline.recording.completed"
+    /// A third party or a supervisor joined a call (conference, listen, whisper, barge).
+    public static let partyJoined = "hotline.party.joined"
+    /// A party or supervisor left a call that goes on.
+    public static let partyLeft = "hotline.party.left"
 }
 
 /// Where calls put their events: the durable outbox (Events) in the daemon, a recorder in tests.

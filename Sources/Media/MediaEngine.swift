@@ -1,8 +1,10 @@
+import Foundation
 import HotlineCore
 import Logging
 import Metrics
 import NIOCore
 import NIOPosix
+import RTP
 
 public enum MediaError: Error, Sendable, CustomStringConvertible {
     /// Every port of the RTP range is in use (or failed to bind).
@@ -21,9 +23,14 @@ public enum MediaError: Error, Sendable, CustomStringConvertible {
 public final class MediaEngine: Sendable {
     public let address: String
     public let prompts: PromptLibrary
+    public let codecs: CodecSettings
+    /// The rate legs decode to where audio is decoded (recordings, conferences, key detection).
+    public let decodeRate: Int
     private let group: EventLoopGroup
     private let clocks: [ObjectIdentifier: MediaClock]
     private let ports: RTPPortAllocator
+    /// Wall clock read once at start, advanced by the monotonic clock: RTCP times never step.
+    private let ntpClock: NTPClock
     private let logger: Logger
     private let packetsSent = Counter(label: "hotline_rtp_packets_sent_total")
     private let packetsReceived = Counter(label: "hotline_rtp_packets_received_total")
@@ -31,13 +38,27 @@ public final class MediaEngine: Sendable {
     private let packetsLost = Counter(label: "hotline_rtp_packets_lost_total")
     private let jitter = Recorder(label: "hotline_rtp_jitter_ms")
     private let activeSessions = Gauge(label: "hotline_rtp_sessions")
+    private let roundTrip = Recorder(label: "hotline_rtp_round_trip_ms")
+    private let quality = Recorder(label: "hotline_media_mos")
+    private let rtcpSent = Counter(label: "hotline_rtcp_packets_sent_total")
+    private let rtcpReceived = Counter(label: "hotline_rtcp_packets_received_total")
+    private let rtcpDropped = Counter(label: "hotline_rtcp_packets_dropped_total")
     private let keysReceived = Counter(label: "hotline_dtmf_keys_total", dimensions: [("method", "rfc4733")])
+    private let inbandKeysReceived = Counter(label: "hotline_dtmf_keys_total", dimensions: [("method", "inband")])
+    private let packetsTranscoded = Counter(label: "hotline_rtp_packets_transcoded_total")
+    private let framesConcealed = Counter(label: "hotline_media_frames_concealed_total")
 
-    public init(group: EventLoopGroup, address: String, portRange: ClosedRange<Int>, prompts: PromptLibrary, logger: Logger) {
+    public init(group: EventLoopGroup, address: String, portRange: ClosedRange<Int>, prompts: PromptLibrary,
+                codecs: CodecSettings = CodecSettings(), decodeRate: Int = 8000, logger: Logger) {
+        precondition(decodeRate == 8000 || decodeRate == 16000, "decode rate must be 8000 or 16000")
         self.group = group
+        self.codecs = codecs
+        self.decodeRate = decodeRate
         self.address = address
         self.prompts = prompts
         self.ports = RTPPortAllocator(range: portRange)
+        self.ntpClock = NTPClock(wallClock: NTPTimestamp(unixSeconds: Date().timeIntervalSince1970),
+                                 monotonicNanoseconds: NIODeadline.now().uptimeNanoseconds)
         self.logger = logger
         var clocks: [ObjectIdentifier: MediaClock] = [:]
         for loop in group.makeIterator() {
@@ -47,6 +68,11 @@ public final class MediaEngine: Sendable {
     }
 
     public var sessionsInUse: Int { ports.inUseCount }
+
+    /// A conference mixer on `loop` (its members must live there), mixing at the decode rate.
+    public func makeConference(on loop: EventLoop) -> Conference {
+        Conference(eventLoop: loop, sampleRate: decodeRate)
+    }
 
     /// Opens a session on the next event loop; the returned session receives at once and
     /// sends once `start()` is called.
@@ -74,28 +100,38 @@ public final class MediaEngine: Sendable {
         }
         let session = RTPSession(
             eventLoop: loop, clock: clock, localPort: port, parameters: parameters,
-            logger: logger, onEvent: onEvent,
+            codecs: codecs, decodeRate: decodeRate, ntpClock: ntpClock, logger: logger, onEvent: onEvent,
             onClose: { [weak self] s in self?.sessionClosed(s) })
-        return DatagramBootstrap(group: loop)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RTPReceiveHandler(session: session))
+        // RTP on the even port, RTCP on the next (RFC 3550 §11): both or neither.
+        @Sendable func bootstrap<H: ChannelInboundHandler>(_ handler: @escaping @Sendable () -> H) -> DatagramBootstrap {
+            DatagramBootstrap(group: loop)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(handler())
+                    }
                 }
-            }
-            .bind(host: address, port: port)
-            .map { channel -> RTPSession in
-                session.attach(channel)
-                self.activeSessions.record(self.ports.inUseCount)
-                return session
-            }
-            .flatMapError { error in
-                // The port is taken by another process: send it to the back of the queue
-                // and try the next one.
-                self.ports.release(port)
-                self.logger.warning("RTP bind failed", metadata: ["port": "\(port)", "error": "\(error)"])
-                return self.bind(loop: loop, clock: clock, parameters: parameters, onEvent: onEvent, attemptsLeft: attemptsLeft - 1)
-            }
+        }
+        let rtp = bootstrap { RTPReceiveHandler(session: session) }.bind(host: address, port: port)
+        return rtp.flatMap { rtpChannel in
+            bootstrap { RTCPReceiveHandler(session: session) }.bind(host: self.address, port: port + 1)
+                .flatMapError { error in
+                    rtpChannel.close(promise: nil)
+                    return loop.makeFailedFuture(error)
+                }
+                .map { rtcpChannel -> RTPSession in
+                    session.attach(rtpChannel, rtcp: rtcpChannel)
+                    self.activeSessions.record(self.ports.inUseCount)
+                    return session
+                }
+        }
+        .flatMapError { error in
+            // The port is taken by another process: send it to the back of the queue
+            // and try the next one.
+            self.ports.release(port)
+            self.logger.warning("RTP bind failed", metadata: ["port": "\(port)", "error": "\(error)"])
+            return self.bind(loop: loop, clock: clock, parameters: parameters, onEvent: onEvent, attemptsLeft: attemptsLeft - 1)
+        }
     }
 
     private func sessionClosed(_ session: RTPSession) {
@@ -103,9 +139,17 @@ public final class MediaEngine: Sendable {
         packetsSent.increment(by: Int64(s.packetsSent))
         packetsReceived.increment(by: Int64(s.packetsReceived))
         packetsDropped.increment(by: Int64(s.malformedDropped + s.foreignSourceDropped + s.unknownPayloadTypeDropped))
-        keysReceived.increment(by: Int64(s.digitsReceived))
+        keysReceived.increment(by: Int64(s.digitsReceived - s.inbandDigitsReceived))
+        inbandKeysReceived.increment(by: Int64(s.inbandDigitsReceived))
+        packetsTranscoded.increment(by: Int64(s.packetsTranscoded))
+        framesConcealed.increment(by: Int64(s.framesConcealed))
         packetsLost.increment(by: Int64(s.packetsLost))
         if s.packetsReceived > 0 { jitter.record(s.jitterMs) }
+        if let rtt = s.roundTripMs { roundTrip.record(rtt) }
+        if let mos = s.mos { quality.record(mos) }
+        rtcpSent.increment(by: Int64(s.rtcpSent))
+        rtcpReceived.increment(by: Int64(s.rtcpReceived))
+        rtcpDropped.increment(by: Int64(s.rtcpDropped))
         ports.release(session.localPort)
         activeSessions.record(ports.inUseCount)
     }

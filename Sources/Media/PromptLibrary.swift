@@ -6,6 +6,8 @@ public struct EncodedPrompt: Sendable {
     /// The whole prompt in each law, padded with silence to a whole number of 20 ms frames.
     public let pcmu: [UInt8]
     public let pcma: [UInt8]
+    /// The same as 8 kHz linear samples, for legs with other codecs and for recordings.
+    public let linear: [Int16]
 
     public var frameCount: Int { pcmu.count / MediaFormat.samplesPerFrame }
     public var duration: Duration { .milliseconds(frameCount * MediaFormat.frameMilliseconds) }
@@ -58,7 +60,13 @@ public struct PromptLibrary: Sendable {
         self.prompts = byLanguage
     }
 
-    public var languages: [String] { prompts.keys.sorted() }
+    /// Folders of spoken prompts (`Prompts/music` holds music, not a language).
+    public var languages: [String] { prompts.keys.filter { $0 != Self.musicFolder }.sorted() }
+
+    static let musicFolder = "music"
+
+    /// Music on hold: `Prompts/music/hold.wav`, played in a loop to a held party.
+    public var holdMusic: EncodedPrompt? { prompts[Self.musicFolder]?["hold"] }
 
     public func names(language: String) -> [String] {
         (prompts[language] ?? [:]).keys.sorted()
@@ -85,7 +93,8 @@ public struct PromptLibrary: Sendable {
         return EncodedPrompt(
             name: name, language: language,
             pcmu: G711.encode(padded, law: .ulaw),
-            pcma: G711.encode(padded, law: .alaw))
+            pcma: G711.encode(padded, law: .alaw),
+            linear: padded)
     }
 
     /// Loads `directory/<language>/<name>.wav` for every language folder present.

@@ -10,12 +10,15 @@ extension OfferAnswer {
     ) -> SessionDescription {
         var formats = codecs.map { String($0.staticPayloadType) }
         var maps: [Int: RTPMap] = [:]
-        for codec in codecs {
-            maps[codec.staticPayloadType] = RTPMap(payloadType: codec.staticPayloadType, encoding: codec.encodingName, clockRate: codec.clockRate)
-        }
+        for codec in codecs { maps[codec.staticPayloadType] = codec.rtpmap }
         if let te = telephoneEventPayloadType {
             formats.append(String(te))
             maps[te] = RTPMap(payloadType: te, encoding: "telephone-event", clockRate: 8000, fmtp: telephoneEventRange)
+            // Opus streams run a 48 kHz clock: offer events at that rate as well (RFC 4733 §2.1).
+            if codecs.contains(.opus), te < 127, !codecs.contains(where: { $0.staticPayloadType == te + 1 }) {
+                formats.append(String(te + 1))
+                maps[te + 1] = RTPMap(payloadType: te + 1, encoding: "telephone-event", clockRate: 48000, fmtp: telephoneEventRange)
+            }
         }
         var audio = MediaDescription(media: "audio", port: localPort, proto: "RTP/AVP", formats: formats)
         audio.rtpmaps = maps
@@ -35,12 +38,14 @@ extension OfferAnswer {
         throws(OfferAnswerError) -> NegotiatedAudio
     {
         for (index, m) in answer.media.enumerated() where isUsableAudio(m) {
-            guard let (codec, pt) = pickCodec(m), codecs.contains(codec) else { continue }
+            guard let (codec, pt) = pickCodec(m, supported: codecs, theirOrder: true) else { continue }
+            let te = pickTelephoneEvent(m, clockRate: codec.clockRate)
             guard let remote = m.connection ?? answer.connection else { throw .noConnectionAddress }
             var theirs = m.direction
             if remote.isHoldAddress { theirs = MediaDirection(sends: theirs.sends, receives: false) }
             return NegotiatedAudio(
-                codec: codec, payloadType: pt, telephoneEventPayloadType: pickTelephoneEvent(m),
+                codec: codec, payloadType: pt, telephoneEventPayloadType: te,
+                telephoneEventClockRate: te.flatMap { m.rtpmaps[$0]?.clockRate } ?? 8000,
                 remoteAddress: remote.address, remotePort: m.port, direction: theirs.reversed,
                 ptime: m.ptime ?? packetizationTime, mediaIndex: index)
         }

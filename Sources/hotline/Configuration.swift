@@ -1,4 +1,6 @@
 import Foundation
+import Recording
+import SDP
 import SIPMessages
 import SIPStack
 import Yams
@@ -138,6 +140,28 @@ struct HotlineConfiguration: Decodable, Sendable {
                 outboundTrunk = "outbound-trunk"
         }
     }
+    struct Opus: Decodable, Sendable {
+        var sampleRate = 16000
+        var bitrate = 24000
+        var fec = true
+        var dtx = false
+        var complexity = 5
+        enum CodingKeys: String, CodingKey, CaseIterable { case sampleRate = "sample-rate", bitrate, fec, dtx, complexity }
+    }
+    struct Media: Decodable, Sendable {
+        /// Codecs we accept and offer, in our order of preference.
+        var codecs = ["PCMU", "PCMA", "opus", "G722"]
+        var opus = Opus()
+        enum CodingKeys: String, CodingKey, CaseIterable { case codecs, opus }
+    }
+    struct Recording: Decodable, Sendable {
+        var enabled = false
+        /// Relative paths are under `data-dir`.
+        var directory = "recordings"
+        var format = "wav"
+        var sampleRate = 8000
+        enum CodingKeys: String, CodingKey, CaseIterable { case enabled, directory, format, sampleRate = "sample-rate" }
+    }
     struct Shutdown: Decodable, Sendable {
         var drainTimeout = 30.0
         enum CodingKeys: String, CodingKey, CaseIterable { case drainTimeout = "drain-timeout" }
@@ -150,6 +174,8 @@ struct HotlineConfiguration: Decodable, Sendable {
     var lines: [LineEntry] = [LineEntry(number: "12345")]
     var calls = Calls()
     var shutdown = Shutdown()
+    var media = Media()
+    var recording = Recording()
     var events = Events()
     var registrar = Registrar()
     var accounts: [Account] = []
@@ -159,7 +185,7 @@ struct HotlineConfiguration: Decodable, Sendable {
     var logLevel = "info"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case sip, http, rtp, prompts, lines, calls, shutdown, events, registrar, accounts, trunks, security,
+        case sip, http, rtp, prompts, lines, calls, shutdown, media, recording, events, registrar, accounts, trunks, security,
             dataDir = "data-dir", logLevel = "log-level"
     }
 
@@ -178,6 +204,8 @@ extension HotlineConfiguration {
         lines = try c.decodeIfPresent([LineEntry].self, forKey: .lines) ?? lines
         calls = try c.decodeIfPresent(Calls.self, forKey: .calls) ?? Calls()
         shutdown = try c.decodeIfPresent(Shutdown.self, forKey: .shutdown) ?? Shutdown()
+        media = try c.decodeIfPresent(Media.self, forKey: .media) ?? Media()
+        recording = try c.decodeIfPresent(Recording.self, forKey: .recording) ?? Recording()
         events = try c.decodeIfPresent(Events.self, forKey: .events) ?? Events()
         registrar = try c.decodeIfPresent(Registrar.self, forKey: .registrar) ?? Registrar()
         accounts = try c.decodeIfPresent([Account].self, forKey: .accounts) ?? []
@@ -358,6 +386,43 @@ extension HotlineConfiguration.Calls {
     }
 }
 
+extension HotlineConfiguration.Opus {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sampleRate = try c.decodeIfPresent(Int.self, forKey: .sampleRate) ?? sampleRate
+        bitrate = try c.decodeIfPresent(Int.self, forKey: .bitrate) ?? bitrate
+        fec = try c.decodeIfPresent(Bool.self, forKey: .fec) ?? fec
+        dtx = try c.decodeIfPresent(Bool.self, forKey: .dtx) ?? dtx
+        complexity = try c.decodeIfPresent(Int.self, forKey: .complexity) ?? complexity
+    }
+}
+
+extension HotlineConfiguration.Media {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        codecs = try c.decodeIfPresent([String].self, forKey: .codecs) ?? codecs
+        opus = try c.decodeIfPresent(HotlineConfiguration.Opus.self, forKey: .opus) ?? opus
+    }
+
+    /// The configured codecs by rtpmap name (case-insensitive); nil for an unknown name.
+    var audioCodecs: [AudioCodec?] {
+        codecs.map { name in AudioCodec.allCases.first { $0.encodingName.lowercased() == name.lowercased() } }
+    }
+}
+
+extension HotlineConfiguration.Recording {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? enabled
+        directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? directory
+        format = try c.decodeIfPresent(String.self, forKey: .format) ?? format
+        sampleRate = try c.decodeIfPresent(Int.self, forKey: .sampleRate) ?? sampleRate
+    }
+}
+
 extension HotlineConfiguration.Shutdown {
     init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -488,6 +553,14 @@ extension HotlineConfiguration {
         if let name = calls.outboundTrunk, !trunks.contains(where: { $0.name == name && $0.host != nil }) {
             problems.append("calls.outbound-trunk '\(name)' must name a trunk with a host")
         }
+        if media.codecs.isEmpty || media.audioCodecs.contains(where: { $0 == nil }) {
+            problems.append("media.codecs must list some of PCMU, PCMA, G722, opus (found \(media.codecs))")
+        }
+        if ![8000, 16000, 48000].contains(media.opus.sampleRate) { problems.append("media.opus.sample-rate must be 8000, 16000 or 48000") }
+        if !(6000...510_000).contains(media.opus.bitrate) { problems.append("media.opus.bitrate must be 6000-510000 bit/s") }
+        if !(0...10).contains(media.opus.complexity) { problems.append("media.opus.complexity must be 0-10") }
+        if RecordingFormat(rawValue: recording.format) == nil { problems.append("recording.format must be 'wav' or 'ogg-opus'") }
+        if ![8000, 16000].contains(recording.sampleRate) { problems.append("recording.sample-rate must be 8000 or 16000") }
         if !["challenge", "refuse"].contains(security.unknownSources) {
             problems.append("security.unknown-sources must be 'challenge' or 'refuse'")
         }

@@ -8,6 +8,7 @@ import Glibc
 import Hummingbird
 import Logging
 import Media
+import Recording
 import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
@@ -55,14 +56,27 @@ struct Daemon {
         let media = MediaEngine(
             group: group, address: configuration.rtp.address ?? configuration.sip.address,
             portRange: configuration.rtp.portMin...configuration.rtp.portMax, prompts: prompts,
+            codecs: CodecSettings(
+                opusSampleRate: configuration.media.opus.sampleRate, opusBitrate: configuration.media.opus.bitrate,
+                opusFEC: configuration.media.opus.fec, opusDTX: configuration.media.opus.dtx,
+                opusComplexity: configuration.media.opus.complexity),
+            decodeRate: configuration.recording.sampleRate,
             logger: Logger(label: "hotline.media"))
+        let codecs = configuration.media.audioCodecs.compactMap { $0 }
+        var recording: RecordingSettings?
+        if configuration.recording.enabled, let format = RecordingFormat(rawValue: configuration.recording.format) {
+            let directory = configuration.recording.directory.hasPrefix("/")
+                ? configuration.recording.directory : dataDir + "/" + configuration.recording.directory
+            recording = RecordingSettings(directory: directory, format: format, sampleRate: configuration.recording.sampleRate)
+        }
         let settings = CallSettings(
             lines: configuration.lines.map { Line(number: $0.number, language: $0.language) },
             noMediaTimeout: configuration.rtp.noMediaTimeout > 0 ? .milliseconds(Int64(configuration.rtp.noMediaTimeout * 1000)) : nil,
             answerDelay: .milliseconds(Int64(configuration.calls.answerDelay * 1000)),
             flow: FirstMenuFlow(
                 menuTimeout: .milliseconds(Int64(configuration.calls.menuTimeout * 1000)),
-                maxTimeouts: configuration.calls.maxMenuTimeouts))
+                maxTimeouts: configuration.calls.maxMenuTimeouts),
+            codecs: codecs, recording: recording)
         // The event store first: calls that were live when the node died get their ended event
         // before any new call is taken.
         let store = try HotlineStore(directory: dataDir)
@@ -74,6 +88,14 @@ struct Daemon {
         let recovered = try await outbox.recoverInterruptedCalls()
         if recovered > 0 {
             logger.notice("calls interrupted by the last stop reported as ended", metadata: ["calls": "\(recovered)", "cause": "node-restart"])
+        }
+        // Recordings cut by the last stop: headers repaired so they play, then reported.
+        if let recording {
+            let repaired = RecordingRepair.repairInterrupted(in: recording.directory, logger: Logger(label: "hotline.recording"))
+            for event in CallManager.repairedRecordingEvents(repaired) { outbox.append(event) }
+            if !repaired.isEmpty {
+                logger.notice("recordings interrupted by the last stop repaired", metadata: ["recordings": "\(repaired.count)"])
+            }
         }
         var delivery: WebhookDelivery?
         if let hook = configuration.events.webhook {
@@ -109,7 +131,7 @@ struct Daemon {
         endpoint.setRegistrar(registrar)
         let originator = Originator(
             endpoint: endpoint, media: media, outboundTrunk: configuration.calls.outboundTrunk.flatMap { registrar.trunk(named: $0) },
-            noMediaTimeout: settings.noMediaTimeout, logger: Logger(label: "hotline.calls"))
+            noMediaTimeout: settings.noMediaTimeout, codecs: codecs, logger: Logger(label: "hotline.calls"))
         let calls = CallManager(media: media, settings: settings, events: outbox, logger: Logger(label: "hotline.calls"), originator: originator)
         endpoint.delegate = calls
         try await endpoint.start()

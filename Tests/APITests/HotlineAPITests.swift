@@ -17,6 +17,16 @@ struct FakeCalls: LiveCallsProvider {
     var list: [CallSnapshot] = []
     func snapshots() -> [CallSnapshot] { list }
     var activeCallCount: Int { list.count }
+    func addParty(call: String, target: String) async throws(CallOperationError) {
+        guard list.contains(where: { $0.id == call }) else { throw .notFound }
+        if target == "unreachable" { throw .dialFailed(.notRegistered(target)) }
+    }
+    func monitor(call: String, supervisor: String, mode: MonitorMode) async throws(CallOperationError) {
+        guard list.contains(where: { $0.id == call }) else { throw .notFound }
+    }
+    func setRecordingPaused(call: String, paused: Bool) throws(CallOperationError) {
+        guard list.contains(where: { $0.id == call }) else { throw .notFound }
+    }
 }
 
 /// A real outbox on a temporary directory. Its writer is not started: `flush()` commits on the

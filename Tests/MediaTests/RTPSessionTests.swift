@@ -7,23 +7,12 @@ import XCTest
 
 @testable import Media
 
-/// Collects every datagram a test peer socket receives.
-private final class Collector: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let packets = NIOLockedValueBox<[[UInt8]]>([])
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data).data
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        packets.withLockedValue { $0.append(bytes) }
-    }
-}
-
 /// The RTP session against a real UDP peer on 127.0.0.1: what goes on the wire and what
 /// comes back in. No timing is asserted here (pacing is measured by `make bench`).
 final class RTPSessionTests: XCTestCase {
     private var group: MultiThreadedEventLoopGroup!
     private var peer: Channel!
-    private var collector: Collector!
+    private var collector: DatagramCollector!
     private var engine: MediaEngine!
     private let prompt = PromptLibrary.encode(
         name: "tone", language: "en-US",
@@ -31,7 +20,7 @@ final class RTPSessionTests: XCTestCase {
 
     override func setUp() async throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        collector = Collector()
+        collector = DatagramCollector()
         let c = collector!
         peer = try await DatagramBootstrap(group: group)
             .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(c) } }
@@ -48,7 +37,7 @@ final class RTPSessionTests: XCTestCase {
 
     private func openSession(noMediaTimeout: TimeAmount? = nil, onEvent: @escaping @Sendable (MediaEvent) -> Void = { _ in }) async throws -> RTPSession {
         let parameters = RTPSessionParameters(
-            law: .ulaw, payloadType: 0, telephoneEventPayloadType: 101, remote: peer.localAddress!,
+            codec: .pcmu, payloadType: 0, telephoneEventPayloadType: 101, remote: peer.localAddress!,
             noMediaTimeout: noMediaTimeout)
         return try await engine.openSession(parameters: parameters, onEvent: onEvent).get()
     }

@@ -116,11 +116,63 @@ final class OfferAnswerTests: XCTestCase {
             "a=label:1",
             "a=rtcp-rsize",
             "a=ssrc:4006263458 cname:sip:alice@example.com"))
-        XCTAssertEqual(negotiated.codec, .pcma)  // caller prefers PCMA over PCMU
-        XCTAssertEqual(negotiated.payloadType, 8)
+        // Our preference (PCMU first: no transcoding against the carrier) picks among the offer.
+        XCTAssertEqual(negotiated.codec, .pcmu)
+        XCTAssertEqual(negotiated.payloadType, 0)
         XCTAssertEqual(negotiated.telephoneEventPayloadType, 101)
-        XCTAssertEqual(answer.media[0].formats, ["8", "101"])
-        XCTAssertEqual(answer.media[0].rtpmaps[8]?.encoding, "PCMA")
+        XCTAssertEqual(answer.media[0].formats, ["0", "101"])
+        XCTAssertEqual(answer.media[0].rtpmaps[0]?.encoding, "PCMU")
+    }
+
+    func testOpusOfferAnsweredWithOpusAnd48kEvents() throws {
+        let offer = try SessionDescription.parse(sdp(
+            "v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+            "m=audio 10770 RTP/AVP 96 101 102",
+            "a=rtpmap:96 opus/48000/2", "a=fmtp:96 useinbandfec=1",
+            "a=rtpmap:101 telephone-event/8000", "a=rtpmap:102 telephone-event/48000"))
+        let (answer, negotiated) = try OfferAnswer.answer(offer: offer, localAddress: "127.0.0.1", localPort: 30000,
+                                                          sessionID: 1, sessionVersion: 1)
+        XCTAssertEqual(negotiated.codec, .opus)
+        XCTAssertEqual(negotiated.payloadType, 96)
+        XCTAssertEqual(negotiated.telephoneEventPayloadType, 102, "events at the audio's clock rate win")
+        XCTAssertEqual(negotiated.telephoneEventClockRate, 48000)
+        XCTAssertEqual(answer.media[0].rtpmaps[96]?.encoding, "opus")
+        XCTAssertEqual(answer.media[0].rtpmaps[96]?.clockRate, 48000)
+        XCTAssertEqual(answer.media[0].rtpmaps[96]?.channels, 2)
+        XCTAssertEqual(answer.media[0].rtpmaps[96]?.fmtp, "useinbandfec=1")
+        XCTAssertEqual(answer.media[0].rtpmaps[102]?.clockRate, 48000)
+    }
+
+    func testConfiguredPreferenceAndUnsupportedCodecs() throws {
+        let text = sdp(
+            "v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+            "m=audio 4000 RTP/AVP 9 0 8", "a=rtpmap:9 G722/8000")
+        let offer = try SessionDescription.parse(text)
+        XCTAssertEqual(try OfferAnswer.answer(offer: offer, localAddress: "127.0.0.1", localPort: 30000, sessionID: 1,
+                                              sessionVersion: 1, supported: [.g722, .pcmu]).negotiated.codec, .g722)
+        XCTAssertEqual(try OfferAnswer.answer(offer: offer, localAddress: "127.0.0.1", localPort: 30000, sessionID: 1,
+                                              sessionVersion: 1, supported: [.pcma, .g722]).negotiated.codec, .pcma)
+        XCTAssertThrowsError(try OfferAnswer.answer(offer: offer, localAddress: "127.0.0.1", localPort: 30000, sessionID: 1,
+                                                    sessionVersion: 1, supported: [.opus])) { error in
+            XCTAssertEqual(error as? OfferAnswerError, .noCommonCodec)
+        }
+    }
+
+    func testOpusOfferOfOursOffersEventsAtBothRates() throws {
+        let offer = OfferAnswer.offer(localAddress: "127.0.0.1", localPort: 20000, sessionID: 1, sessionVersion: 1,
+                                      codecs: [.opus, .pcmu])
+        let m = offer.media[0]
+        XCTAssertEqual(m.formats, ["111", "0", "101", "102"])
+        XCTAssertEqual(m.rtpmaps[111]?.channels, 2)
+        XCTAssertEqual(m.rtpmaps[101]?.clockRate, 8000)
+        XCTAssertEqual(m.rtpmaps[102]?.clockRate, 48000)
+        // The answerer's choice (listed first in its answer) is what we use.
+        let answer = try SessionDescription.parse(sdp(
+            "v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+            "m=audio 4000 RTP/AVP 0 111 101", "a=rtpmap:111 opus/48000/2", "a=rtpmap:101 telephone-event/8000"))
+        let negotiated = try OfferAnswer.negotiated(answer: answer, offered: [.opus, .pcmu])
+        XCTAssertEqual(negotiated.codec, .pcmu)
+        XCTAssertEqual(negotiated.telephoneEventPayloadType, 101)
     }
 
     func testPCMAOnly() throws {

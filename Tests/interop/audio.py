@@ -147,3 +147,35 @@ def match_prompt(heard_env: list[float], lang: str, name: str, pt: int = 0,
     per_s = 1000 // BLOCK_MS
     needle = ref[int(skip * per_s):int((skip + seconds) * per_s)]
     return find(heard_env, needle, max_lag)
+
+
+# --------------------------------------------------------------------------- tones
+
+def read_wav_channels(path: str | Path) -> tuple[list[list[int]], int]:
+    """Every channel of a 16-bit PCM WAV, de-interleaved, and the sample rate."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2, f"{path}: expected 16-bit samples"
+        channels, rate = w.getnchannels(), w.getframerate()
+        raw = w.readframes(w.getnframes())
+    count = len(raw) // 2
+    values = list(memoryview(raw).cast("h")) if count else []
+    return [values[c::channels] for c in range(channels)], rate
+
+
+def tone_power(samples: list[int], rate: int, freq: float) -> float:
+    """Goertzel power of `freq`, normalised by the block length."""
+    if not samples:
+        return 0.0
+    k = 2 * math.cos(2 * math.pi * freq / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + k * s1 - s2, s1
+    return (s1 * s1 + s2 * s2 - k * s1 * s2) / len(samples)
+
+
+def dominant_tone(samples: list[int], rate: int, candidates: list[float]) -> tuple[float, float]:
+    """Which of `candidates` is strongest in the samples, and how many times stronger it is
+    than the next strongest (a ratio well above 1 means the tone is clearly there)."""
+    powers = sorted(((tone_power(samples, rate, f), f) for f in candidates), reverse=True)
+    best, second = powers[0], powers[1]
+    return best[1], best[0] / max(second[0], 1e-9)

@@ -19,6 +19,8 @@ import time
 
 import pjsua2 as pj
 
+from pjsua_setup import start_endpoint
+
 LOCAL = "127.0.0.1"
 
 
@@ -64,26 +66,7 @@ def main():
     a = ap.parse_args()
     result = {"ok": False}
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0          # we poll from this thread: no pjsua threads in Python
-    cfg.uaConfig.mainThreadOnly = False
-    cfg.uaConfig.maxCalls = 4
-    cfg.logConfig.level = 2
-    cfg.logConfig.consoleLevel = 2
-    cfg.medConfig.clockRate = 8000      # the recording is then 8 kHz like the prompts
-    cfg.medConfig.sndClockRate = 8000
-    cfg.medConfig.noVad = True          # record the daemon's audio as received
-    cfg.medConfig.ecTailLen = 0
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.port = 0
-    tcfg.boundAddress = LOCAL
-    tcfg.publicAddress = LOCAL
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
+    ep = start_endpoint(clock_rate=8000, log_level=2)
     for codec in ep.codecEnum2():
         ep.codecSetPriority(codec.codecId, 0)          # offer only G.711 ...
     ep.codecSetPriority("PCMU/8000", 255)

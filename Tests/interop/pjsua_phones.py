@@ -23,6 +23,8 @@ import time
 
 import pjsua2 as pj
 
+from pjsua_setup import start_endpoint
+
 LOCAL = "127.0.0.1"
 PASSWORD = "hotline-demo"
 
@@ -100,27 +102,8 @@ def main():
     out = {"ok": False, "steps": {}}
     steps = out["steps"]
 
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = False
-    cfg.uaConfig.maxCalls = 4
-    cfg.logConfig.level = 3
-    cfg.logConfig.consoleLevel = 3
-    cfg.medConfig.clockRate = 8000
-    cfg.medConfig.sndClockRate = 8000
-    cfg.medConfig.noVad = True
-    cfg.medConfig.ecTailLen = 0
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.port = 0
-    tcfg.boundAddress = LOCAL
-    tcfg.publicAddress = LOCAL
     kind = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP, "tls": pj.PJSIP_TRANSPORT_TLS}[a.transport]
-    ep.transportCreate(kind, tcfg)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
+    ep = start_endpoint(clock_rate=8000, log_level=3, transport=kind)
 
     def pump(seconds, until=None):
         end = time.monotonic() + seconds

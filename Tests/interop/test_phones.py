@@ -94,31 +94,44 @@ def check_phone_scenario(hotline, r):
 
 
 class Baresip:
-    def __init__(self, tmp: Path, sip_port: int, account: str, password: str):
+    def __init__(self, tmp: Path, sip_port: int, account: str, password: str, codecs: str = "PCMU,PCMA",
+                 tone: float = 440, record_dir: Path | None = None):
+        """`codecs` as baresip's audio_codecs (e.g. "opus"); `record_dir` turns on the sndfile
+        module, which dumps what baresip encodes and decodes as WAV files there."""
         exe = shutil.which("baresip")
         if exe is None:
             pytest.fail("baresip is not installed (apt-get install baresip-core)", pytrace=False)
         conf = tmp / f"baresip-{account}"
         conf.mkdir(parents=True, exist_ok=True)
         wav = conf / "tone.wav"
-        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(wav),
-                        "synth", "60", "sine", "440", "vol", "0.3"], check=True)
+        # aufile wants the codec's own rate and channels (48 kHz stereo for Opus).
+        rate, channels = ("48000", "2") if "opus" in codecs.lower() else ("8000", "1")
+        subprocess.run(["sox", "-n", "-r", rate, "-c", channels, "-b", "16", str(wav),
+                        "synth", "60", "sine", str(tone), "vol", "0.3"], check=True)
         self.port = free_port()
         self.ctrl_port = free_port()
+        modules = "module g711.so\nmodule aufile.so\n"
+        if "opus" in codecs.lower():
+            modules += "module opus.so\n"
+        extra = ""
+        if record_dir is not None:
+            record_dir.mkdir(parents=True, exist_ok=True)
+            modules += "module sndfile.so\n"
+            extra = f"snd_path {record_dir}\n"
         (conf / "config").write_text(
             "poll_method epoll\n"
             f"sip_listen {LOCAL}:{self.port}\n"
             "module_path /usr/lib/baresip/modules\n"
-            "module g711.so\nmodule aufile.so\nmodule_app account.so\n"
+            f"{modules}module_app account.so\n"
             "module_app menu.so\nmodule_app ctrl_tcp.so\n"
             f"ctrl_tcp_listen {LOCAL}:{self.ctrl_port}\n"
             "audio_player aufile,/dev/null\n"
             f"audio_source aufile,{wav}\n"
             "audio_alert aufile,/dev/null\n"
-            "rtp_ports 40000-49999\n")
+            f"rtp_ports 40000-49999\n{extra}")
         (conf / "accounts").write_text(
             f"<sip:{account}@{LOCAL}:{sip_port};transport=udp>;auth_pass={password};regint=300;answermode=auto;"
-            f"audio_codecs=PCMU,PCMA\n")
+            f"audio_codecs={codecs}\n")
         self.log_path = conf / "baresip.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([exe, "-f", str(conf), "-n", LOCAL], stdout=self.log,
