@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PACKAGES := pkg-config libsqlite3-dev libopus-dev libspandsp-dev libsndfile1-dev
 RUN_PACKAGES := espeak-ng sox $(BUILD_PACKAGES)
 TEST_PACKAGES := sip-tester espeak-ng sox tshark python3-venv baresip-core openssl kamailio $(BUILD_PACKAGES)
-BENCH_PACKAGES := sip-tester sox tshark baresip-core kamailio rtpengine-daemon $(BUILD_PACKAGES)
+BENCH_PACKAGES := sip-tester sox tshark baresip-core kamailio kamailio-extra-modules rtpengine-daemon $(BUILD_PACKAGES)
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 

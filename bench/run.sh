@@ -19,3 +19,5 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 python3 bench/bench.py "$@"
 # The registrar and calls-to-phones benchmark (Kamailio side by side): bench/registrar_bench.py.
 if [ "${BENCH_NO_REGISTRAR:-0}" = 0 ]; then python3 bench/registrar_bench.py; fi
+# Bridged-call media: relay, recording, transcoding, rtpengine side by side: bench/media_bench.py.
+if [ "${BENCH_NO_MEDIA:-0}" = 0 ]; then python3 bench/media_bench.py; fi

@@ -193,7 +193,8 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                 "sip-call-id": "\(session.callID)", "flow": "\(session.flow)", "codec": "\(negotiated.codec)",
             ])
 
-        let parameters = Leg.parameters(negotiated, noMediaTimeout: settings.noMediaTimeout.map { .milliseconds($0.milliseconds) })
+        let parameters = Leg.parameters(negotiated, noMediaTimeout: settings.noMediaTimeout.map { .milliseconds($0.milliseconds) },
+                                        consumesKeys: true)
         let answerDelay = settings.answerDelay
         if answerDelay > .zero { session.ring() }
 
@@ -203,7 +204,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                 case .success(let rtp):
                     let leg = Leg(
                         sip: session, rtp: rtp, party: session.callerNumber, localAddress: self.media.address,
-                        sessionID: sessionID, noMediaTimeout: parameters.noMediaTimeout)
+                        sessionID: sessionID, noMediaTimeout: parameters.noMediaTimeout, consumesKeys: true)
                     guard call.attach(rtp, leg: leg) else {   // cancelled while the port was being opened
                         rtp.close(cause: call.endCause ?? .callerHangup)
                         return

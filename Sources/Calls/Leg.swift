@@ -19,11 +19,15 @@ public final class Leg: @unchecked Sendable {   // mutable state confined to the
     private let sessionID: UInt64
     private var sessionVersion: UInt64
     private let noMediaTimeout: TimeAmount?
+    /// Keys are consumed on this leg (a menu): listen for tones when the peer sends no events.
+    private let consumesKeys: Bool
     /// The party's last offer stopped receiving from us (sendonly, inactive, or a hold
     /// address): it put the call on hold (RFC 3264 §8.4).
     public private(set) var isHolding = false
 
-    init(sip: InviteSession, rtp: RTPSession, party: String, localAddress: String, sessionID: UInt64, noMediaTimeout: TimeAmount?) {
+    init(sip: InviteSession, rtp: RTPSession, party: String, localAddress: String, sessionID: UInt64, noMediaTimeout: TimeAmount?,
+         consumesKeys: Bool = false) {
+        self.consumesKeys = consumesKeys
         self.sip = sip
         self.rtp = rtp
         self.party = party
@@ -42,12 +46,14 @@ public final class Leg: @unchecked Sendable {   // mutable state confined to the
         guard let (answer, negotiated) = try? OfferAnswer.answer(
             offer: offer, localAddress: localAddress, localPort: rtp.localPort, sessionID: sessionID, sessionVersion: sessionVersion)
         else { return nil }
-        rtp.update(parameters: Leg.parameters(negotiated, noMediaTimeout: noMediaTimeout))
+        rtp.update(parameters: Leg.parameters(negotiated, noMediaTimeout: noMediaTimeout, consumesKeys: consumesKeys))
         isHolding = !negotiated.direction.sends
         return Array(answer.serialize().utf8)
     }
 
-    static func parameters(_ negotiated: NegotiatedAudio, noMediaTimeout: TimeAmount?) -> RTPSessionParameters {
+    /// `consumesKeys`: a menu listens to this leg's keys, so a peer without RFC 4733 gets in-band
+    /// detection. A bridged leg's tones simply travel in the relayed audio: nothing is decoded.
+    static func parameters(_ negotiated: NegotiatedAudio, noMediaTimeout: TimeAmount?, consumesKeys: Bool = false) -> RTPSessionParameters {
         var remote: SocketAddress?
         if negotiated.remotePort > 0, negotiated.remoteAddress != "0.0.0.0", negotiated.remoteAddress != "::" {
             remote = try? SocketAddress(ipAddress: negotiated.remoteAddress, port: negotiated.remotePort)
@@ -58,7 +64,7 @@ public final class Leg: @unchecked Sendable {   // mutable state confined to the
             telephoneEventPayloadType: negotiated.telephoneEventPayloadType.map { UInt8($0) },
             telephoneEventClockRate: negotiated.telephoneEventClockRate,
             // A peer that cannot send RFC 4733 events sends its keys as tones (RFC 4733 §1).
-            detectInbandKeys: negotiated.telephoneEventPayloadType == nil,
+            detectInbandKeys: consumesKeys && negotiated.telephoneEventPayloadType == nil,
             remote: remote,
             sends: negotiated.direction == .sendrecv || negotiated.direction == .sendonly,
             receives: negotiated.direction == .sendrecv || negotiated.direction == .recvonly,

@@ -589,7 +589,7 @@ public final class RTPSession: @unchecked Sendable {
         var buffer = channel.allocator.buffer(capacity: 12 + payloadScratch.count)
         writeHeader(into: &buffer, payloadType: parameters.payloadType, timestamp: timestamp)
         buffer.writeBytes(payloadScratch)
-        send(buffer, on: channel, to: remote)
+        send(buffer, timestamp: timestamp, on: channel, to: remote)
         timestamp &+= parameters.codec.timestampsPerFrame
     }
 
@@ -700,7 +700,7 @@ public final class RTPSession: @unchecked Sendable {
                 buffer.writeInteger(UInt16(clamping: scaled))
                 buffer.writeBytes(payload[(payload.startIndex + 4)...])
             }
-            send(buffer, on: channel, to: remote)
+            send(buffer, timestamp: ts, on: channel, to: remote)
             return
         }
 
@@ -716,7 +716,7 @@ public final class RTPSession: @unchecked Sendable {
                 buffer.withUnsafeReadableBytes { tap.sent(payload: UnsafeRawBufferPointer(rebasing: $0[12...]), codec: ours) }
             }
             timestamp = ts &+ UInt32(truncatingIfNeeded: source.law != nil ? payload.count : Int(ours.timestampsPerFrame))
-            send(buffer, on: channel, to: remote)
+            send(buffer, timestamp: ts, on: channel, to: remote)
             return
         }
 
@@ -735,18 +735,15 @@ public final class RTPSession: @unchecked Sendable {
             encoded.withUnsafeBytes { recordingTap?.sent(payload: $0, codec: ours) }
             timestamp = frameTimestamp &+ ours.timestampsPerFrame
             statistics.packetsTranscoded += 1
-            send(buffer, on: channel, to: remote)
+            send(buffer, timestamp: frameTimestamp, on: channel, to: remote)
         }
     }
 
-    private func send(_ buffer: ByteBuffer, on channel: Channel, to remote: SocketAddress) {
+    private func send(_ buffer: ByteBuffer, timestamp ts: UInt32, on channel: Channel, to remote: SocketAddress) {
         markerPending = false
         sequenceNumber &+= 1
         statistics.packetsSent += 1
-        buffer.withUnsafeReadableBytes { raw in
-            rtcp.recordSent(rtpTimestamp: UInt32(raw[4]) << 24 | UInt32(raw[5]) << 16 | UInt32(raw[6]) << 8 | UInt32(raw[7]),
-                            payloadOctets: raw.count - 12, at: ntpNow)
-        }
+        rtcp.recordSent(rtpTimestamp: ts, payloadOctets: buffer.readableBytes - 12, at: ntpNow)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
     }
 
