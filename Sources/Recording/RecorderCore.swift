@@ -29,6 +29,7 @@ final class RecorderCore: @unchecked Sendable {
     private let maxBacklogFrames: Int
     private let maxBacklogSeconds: Double
     private let flushIntervalNanoseconds: UInt64
+    private let syncIntervalNanoseconds: UInt64
 
     // MARK: State shared with the call path, guarded by `lock`.
 
@@ -82,6 +83,7 @@ final class RecorderCore: @unchecked Sendable {
         self.maxBacklogFrames = max(batchFrames, Int(settings.maxBacklog.seconds * Double(settings.sampleRate)))
         self.maxBacklogSeconds = settings.maxBacklog.seconds
         self.flushIntervalNanoseconds = settings.flushInterval.nanoseconds
+        self.syncIntervalNanoseconds = settings.syncInterval.nanoseconds
         self.lastSyncAt = Self.now()
 
         let tick = DispatchTimeInterval.nanoseconds(Int(flushIntervalNanoseconds / 2))
@@ -289,10 +291,10 @@ final class RecorderCore: @unchecked Sendable {
         }
     }
 
-    /// fsync at most once per flush interval; the timer catches up on the rest.
+    /// fsync at most once per sync interval; the timer catches up on the rest.
     private func syncIfDue(_ sink: any AudioFileSink) throws(RecordingError) {
         let now = Self.now()
-        guard hasUnsyncedWrites, now &- lastSyncAt >= flushIntervalNanoseconds else { return }
+        guard hasUnsyncedWrites, now &- lastSyncAt >= syncIntervalNanoseconds else { return }
         try sink.sync()
         lastSyncAt = now
         hasUnsyncedWrites = false

@@ -14,10 +14,14 @@ public struct RecordingSettings: Sendable {
     public var format: RecordingFormat
     /// Samples per second per channel; one of `supportedSampleRates`.
     public var sampleRate: Int
-    /// Longest time audio waits in memory before it is handed to the writer, and the minimum
-    /// time between two `fsync` calls. After a crash the recording plays up to about this
-    /// long before the crash (plus, for Ogg/Opus, up to a quarter of it in the encoder's open page).
+    /// Longest time audio waits in memory before it is written to the file. After the process
+    /// is killed the recording plays up to about this long before the kill (plus, for
+    /// Ogg/Opus, up to a quarter of it in the encoder's open page).
     public var flushInterval: Duration
+    /// Minimum time between two `fsync` calls: what a power cut (rather than a killed
+    /// process, whose writes the kernel keeps) may lose. An fsync per recording per second
+    /// costs hundreds of disk flushes a second on a busy node.
+    public var syncInterval: Duration
     /// How much audio may wait for the writer. When a slow disk lets more pile up, the
     /// recorder stops recording and marks the recording incomplete instead of growing memory.
     public var maxBacklog: Duration
@@ -29,6 +33,7 @@ public struct RecordingSettings: Sendable {
         format: RecordingFormat,
         sampleRate: Int,
         flushInterval: Duration = .seconds(1),
+        syncInterval: Duration = .seconds(10),
         maxBacklog: Duration = .seconds(10),
         timeZone: TimeZone = .gmt
     ) {
@@ -36,6 +41,7 @@ public struct RecordingSettings: Sendable {
         self.format = format
         self.sampleRate = sampleRate
         self.flushInterval = flushInterval
+        self.syncInterval = syncInterval
         self.maxBacklog = maxBacklog
         self.timeZone = timeZone
     }
@@ -51,6 +57,9 @@ public struct RecordingSettings: Sendable {
         }
         guard flushInterval >= .milliseconds(20), flushInterval <= .seconds(60) else {
             throw .invalidSettings("flush interval \(flushInterval) is outside 20 ms ... 60 s")
+        }
+        guard syncInterval >= flushInterval else {
+            throw .invalidSettings("sync interval \(syncInterval) is shorter than the flush interval \(flushInterval)")
         }
         guard maxBacklog >= flushInterval else {
             throw .invalidSettings("max backlog \(maxBacklog) is shorter than the flush interval \(flushInterval)")

@@ -160,7 +160,12 @@ struct HotlineConfiguration: Decodable, Sendable {
         var directory = "recordings"
         var format = "wav"
         var sampleRate = 8000
-        enum CodingKeys: String, CodingKey, CaseIterable { case enabled, directory, format, sampleRate = "sample-rate" }
+        /// Seconds between fsyncs of a recording (what a power cut may lose; a killed
+        /// process loses at most the last second).
+        var syncInterval = 10.0
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case enabled, directory, format, sampleRate = "sample-rate", syncInterval = "sync-interval"
+        }
     }
     struct Shutdown: Decodable, Sendable {
         var drainTimeout = 30.0
@@ -420,6 +425,7 @@ extension HotlineConfiguration.Recording {
         directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? directory
         format = try c.decodeIfPresent(String.self, forKey: .format) ?? format
         sampleRate = try c.decodeIfPresent(Int.self, forKey: .sampleRate) ?? sampleRate
+        syncInterval = try c.decodeIfPresent(Double.self, forKey: .syncInterval) ?? syncInterval
     }
 }
 
@@ -561,6 +567,7 @@ extension HotlineConfiguration {
         if !(0...10).contains(media.opus.complexity) { problems.append("media.opus.complexity must be 0-10") }
         if RecordingFormat(rawValue: recording.format) == nil { problems.append("recording.format must be 'wav' or 'ogg-opus'") }
         if ![8000, 16000].contains(recording.sampleRate) { problems.append("recording.sample-rate must be 8000 or 16000") }
+        if !(1...60).contains(recording.syncInterval) { problems.append("recording.sync-interval must be 1-60 seconds") }
         if !["challenge", "refuse"].contains(security.unknownSources) {
             problems.append("security.unknown-sources must be 'challenge' or 'refuse'")
         }

@@ -67,7 +67,9 @@ struct Daemon {
         if configuration.recording.enabled, let format = RecordingFormat(rawValue: configuration.recording.format) {
             let directory = configuration.recording.directory.hasPrefix("/")
                 ? configuration.recording.directory : dataDir + "/" + configuration.recording.directory
-            recording = RecordingSettings(directory: directory, format: format, sampleRate: configuration.recording.sampleRate)
+            recording = RecordingSettings(
+                directory: directory, format: format, sampleRate: configuration.recording.sampleRate,
+                syncInterval: .milliseconds(Int64(configuration.recording.syncInterval * 1000)))
         }
         let settings = CallSettings(
             lines: configuration.lines.map { Line(number: $0.number, language: $0.language) },
