@@ -43,6 +43,7 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
         /// Supervisors' legs (listen, whisper, barge) by leg: not parties of the call.
         var supervisors: [ObjectIdentifier: String] = [:]
         var holdMusicPlaying: Set<ObjectIdentifier> = []
+        var callerRTP: RTPSession?
     }
     private let state = NIOLockedValueBox(State())
 
@@ -79,7 +80,10 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
     /// `a` with `answerSDP(rtpOfA)` once the callee answers, then bridges the two.
     func connect(caller session: InviteServerSession, leg a: Leg, codec: AudioCodec, answerSDP: [UInt8]) {
         let codecName = MediaCodec(codec).name
-        state.withLockedValue { $0.legs = [a] }
+        state.withLockedValue {
+            $0.legs = [a]
+            $0.callerRTP = a.rtp
+        }
         watch(a)
         let task = Task { [self] in
             do {
@@ -285,6 +289,8 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
         }
         state.withLockedValue { $0.transferring = true }
         logger.info("blind transfer", metadata: ["by": "\(referrer.party)", "party": "\(transferee.party)", "to": "\(number)"])
+        // The transferee hears ringback while the target rings (instead of the referrer).
+        _ = transferee.rtp.play([media.ringback], interruptible: false, loop: true)
         Task { [self] in
             do {
                 let leg = try await originator.originate(to: number, from: transferee.party, on: transferee.rtp.eventLoop)
@@ -313,7 +319,14 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
                     s.transferring = false
                     return s.legs.count < 2
                 }
-                if gone { await hangup(cause: .normalClearing) }
+                if gone {
+                    // Nobody left to talk to: a few seconds of busy tone, then the end.
+                    _ = transferee.rtp.play([media.busy], interruptible: false, loop: true)
+                    try? await Task.sleep(for: .seconds(3))
+                    await hangup(cause: .normalClearing)
+                } else {
+                    transferee.rtp.stopPlayback()   // back to the referrer
+                }
             }
         }
     }
@@ -355,12 +368,18 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
         events.append(CallEvent(type: type, callID: id, sequence: sequence, data: data))
     }
 
-    /// `hotline.call.ended` data, the same record as for IVR calls (docs/events.md).
-    func detailRecord() -> [String: JSONValue] {
+    /// The caller's RTP session (its statistics go into the call detail record).
+    var callerRTP: RTPSession? { state.withLockedValue { $0.callerRTP } }
+
+    /// `hotline.call.ended` data, the same record as for IVR calls (docs/events.md), with the
+    /// caller's leg's media statistics.
+    func detailRecord(media: RTPStatistics?) -> [String: JSONValue] {
         state.withLockedValue { s in
-            CallDetailRecord.fields(
+            var record = CallDetailRecord.fields(
                 caller: callerNumber, called: calledNumber, startedAt: startedAt, answeredAt: s.answeredAt,
                 endedAt: s.endedAt, cause: s.ended, finalStatus: s.finalStatus)
+            if let media, let codec = s.codec { record["media"] = CallDetailRecord.media(media, codec: codec) }
+            return record
         }
     }
 

@@ -222,21 +222,7 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
             var record = CallDetailRecord.fields(
                 caller: callerNumber, called: calledNumber, startedAt: startedAt, answeredAt: s.answeredAt,
                 endedAt: s.endedAt, cause: s.ended, finalStatus: s.finalStatus)
-            if let media {
-                record["media"] = [
-                    "codec": .string(codec),
-                    "packetsSent": .int(Int64(media.packetsSent)),
-                    "packetsReceived": .int(Int64(media.packetsReceived)),
-                    "packetsDropped": .int(Int64(media.malformedDropped + media.foreignSourceDropped + media.unknownPayloadTypeDropped)),
-                    "keys": .int(Int64(media.digitsReceived)),
-                    "packetsLost": .int(Int64(media.packetsLost)),
-                    "jitterMs": .double((media.jitterMs * 100).rounded() / 100),
-                    "roundTripMs": media.roundTripMs.map { .double(($0 * 100).rounded() / 100) } ?? .null,
-                    "remotePacketsLost": media.remotePacketsLost.map { .int($0) } ?? .null,
-                    "remoteJitterMs": media.remoteJitterMs.map { .double(($0 * 100).rounded() / 100) } ?? .null,
-                    "mos": media.mos.map { .double(($0 * 100).rounded() / 100) } ?? .null,
-                ]
-            }
+            if let media { record["media"] = CallDetailRecord.media(media, codec: codec) }
             return record
         }
     }
@@ -303,6 +289,26 @@ enum CallDetailRecord {
             "hangupBy": .string(cause.isCallerSide ? "caller" : "hotline"),
             "sipStatus": finalStatus.map { .int(Int64($0)) } ?? .null,
             "media": .null,
+        ]
+    }
+}
+
+extension CallDetailRecord {
+    /// The CDR's `media` object: the caller's leg's RTP and RTCP statistics.
+    static func media(_ media: RTPStatistics, codec: String) -> JSONValue {
+        func rounded(_ v: Double) -> JSONValue { .double((v * 100).rounded() / 100) }
+        return [
+            "codec": .string(codec),
+            "packetsSent": .int(Int64(media.packetsSent)),
+            "packetsReceived": .int(Int64(media.packetsReceived)),
+            "packetsDropped": .int(Int64(media.malformedDropped + media.foreignSourceDropped + media.unknownPayloadTypeDropped)),
+            "keys": .int(Int64(media.digitsReceived)),
+            "packetsLost": .int(Int64(media.packetsLost)),
+            "jitterMs": rounded(media.jitterMs),
+            "roundTripMs": media.roundTripMs.map(rounded) ?? .null,
+            "remotePacketsLost": media.remotePacketsLost.map { .int($0) } ?? .null,
+            "remoteJitterMs": media.remoteJitterMs.map(rounded) ?? .null,
+            "mos": media.mos.map(rounded) ?? .null,
         ]
     }
 }

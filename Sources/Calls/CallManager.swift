@@ -297,9 +297,16 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         activeGauge.record(activeCallCount)
         let cause = call.endCause ?? .normalClearing
         count(cause.rawValue)
-        closeRecording(call.recording, rtp: nil, emit: call.emit) { [logger] in
-            call.emit(CallEventType.ended, call.detailRecord())
-            logger.info("call ended", metadata: ["call": "\(call.id)", "cause": "\(cause.rawValue)"])
+        let finish: @Sendable (RTPStatistics?) -> Void = { [logger] stats in
+            self.closeRecording(call.recording, rtp: nil, emit: call.emit) {
+                call.emit(CallEventType.ended, call.detailRecord(media: stats))
+                logger.info("call ended", metadata: ["call": "\(call.id)", "cause": "\(cause.rawValue)"])
+            }
+        }
+        if let rtp = call.callerRTP {
+            rtp.readStatistics().whenComplete { result in finish(try? result.get()) }
+        } else {
+            finish(nil)
         }
     }
 

@@ -1,3 +1,4 @@
+import AudioCodecs
 import Foundation
 import HotlineCore
 import Logging
@@ -68,6 +69,19 @@ public final class MediaEngine: Sendable {
     }
 
     public var sessionsInUse: Int { ports.inUseCount }
+
+    /// Call-progress tones (Chinese 450 Hz standard), one cadence period each, for `play(loop:)`:
+    /// ringback 1 s on / 4 s off, busy 0.35 s / 0.35 s. Whole cycles of 450 Hz, so loops join.
+    public let ringback = MediaEngine.tone(.ringback)
+    public let busy = MediaEngine.tone(.busy)
+
+    private static func tone(_ tone: CallProgressTone) -> EncodedPrompt {
+        var generator = ToneGenerator(tone: tone, sampleRate: MediaFormat.sampleRate)
+        var samples: [Int16] = []
+        let period = (tone.cadence.onMs + tone.cadence.offMs) * MediaFormat.sampleRate / 1000
+        generator.next(into: &samples, samples: period)
+        return PromptLibrary.encode(name: "tone-\(tone)", language: "", samples: samples)
+    }
 
     /// A conference mixer on `loop` (its members must live there), mixing at the decode rate.
     public func makeConference(on loop: EventLoop) -> Conference {
