@@ -301,10 +301,13 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
                 }
                 watch(leg)
                 try? await transferee.rtp.bridge(with: leg.rtp).get()
-                referrer.sip.notifyReferProgress(statusCode: 200)
+                let notified = referrer.sip.notifyReferProgress(statusCode: 200)
                 emit(CallEventType.transferred, ["by": .string(referrer.party), "target": .string(number), "status": 200])
                 // The referrer's part is over (RFC 5589 §6.1): it usually sends BYE itself on the
-                // final NOTIFY; we end its leg in any case.
+                // final NOTIFY; we end its leg in any case, once the NOTIFY was answered (or 2 s
+                // passed): a BYE sent at once may overtake it through a proxy with several
+                // workers, and the referrer would never hear that the transfer succeeded.
+                _ = try? await notified.get()
                 state.withLockedValue { s in
                     s.legs.removeAll { $0 === referrer }
                     s.transferring = false

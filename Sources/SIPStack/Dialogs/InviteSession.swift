@@ -160,9 +160,16 @@ public class InviteSession: @unchecked Sendable {
 
     /// RFC 3515 §2.4.4: reports how the call we were asked to make is going, as a NOTIFY with
     /// a `message/sipfrag` status line; a final status (>= 200) ends the implicit subscription.
-    public func notifyReferProgress(statusCode: Int, reason: String? = nil) {
+    /// The returned future completes when the NOTIFY got its response, or after `wait`,
+    /// whichever comes first (so that a BYE sent next cannot overtake it through a proxy).
+    @discardableResult
+    public func notifyReferProgress(statusCode: Int, reason: String? = nil, wait: TimeAmount = .seconds(2)) -> EventLoopFuture<Void> {
+        let done = endpoint.eventLoop.makePromise(of: Void.self)
         endpoint.eventLoop.execute { [self] in
-            guard let id = referSubscriptionID, dialog != nil, state == .confirmed else { return }
+            guard let id = referSubscriptionID, dialog != nil, state == .confirmed else {
+                done.succeed(())
+                return
+            }
             let final = statusCode >= 200
             if final { referSubscriptionID = nil }
             var request = makeInDialogRequest(.notify)
@@ -170,8 +177,17 @@ public class InviteSession: @unchecked Sendable {
             request.headers.add("Subscription-State", final ? "terminated;reason=noresource" : "active;expires=60")
             request.headers.add("Content-Type", "message/sipfrag;version=2.0")
             request.body = Array("SIP/2.0 \(statusCode) \(reason ?? SIPResponse.reasonPhrase(for: statusCode))\r\n".utf8)
-            endpoint.sendRequest(request, flow: inDialogFlow()) { _ in }
+            // Both completions run on this loop: the first one wins.
+            let completed = NIOLoopBoundBox(false, eventLoop: endpoint.eventLoop)
+            let timeout = endpoint.eventLoop.scheduleTask(in: wait) {
+                if !completed.value { completed.value = true; done.succeed(()) }
+            }
+            endpoint.sendRequest(request, flow: inDialogFlow()) { _ in
+                timeout.cancel()
+                if !completed.value { completed.value = true; done.succeed(()) }
+            }
         }
+        return done.futureResult
     }
 
     /// Sends INFO keys (`application/dtmf-relay`, the format SIP phones and PBXes use).
