@@ -266,36 +266,13 @@ num-threads = 1
             self.proc.kill()
 
 
-class KamailioRTPEngine:
+def kamailio_rtpengine(work: Path, ng_port: int, callee_port: int, transcode: bool) -> rb.Kamailio:
     """Kamailio 5.6 as a stateful proxy that hands every call's SDP to rtpengine (module
-    rtpengine, package kamailio-extra-modules) and forwards INVITEs to the SIPp callee."""
-
-    def __init__(self, work: Path, ng_port: int, transcode: bool):
-        exe = shutil.which("kamailio")
-        if exe is None:
-            raise SystemExit("bench: kamailio missing (apt-get install kamailio kamailio-extra-modules)")
-        self.sip_port = b.free_port()
-        self.callee_port = b.free_port()
-        flags = "replace-origin replace-session-connection ICE=remove RTP/AVP"
-        offer = flags + (" codec-mask-PCMU codec-transcode-opus" if transcode else "")
-        cfg = work / "kamailio.cfg"
-        cfg.write_text(f"""#!KAMAILIO
-debug=1
-log_stderror=yes
-fork=yes
-children=2
-disable_tcp=yes
-listen=udp:{b.LOCAL}:{self.sip_port}
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "rtpengine.so"
-modparam("rtpengine", "rtpengine_sock", "udp:{b.LOCAL}:{ng_port}")
+    rtpengine, package kamailio-extra-modules) and forwards INVITEs to the SIPp callee on
+    `callee_port`. Signalling runs on SIPp's core: only rtpengine shares the daemon's core."""
+    flags = "replace-origin replace-session-connection ICE=remove RTP/AVP"
+    offer = flags + (" codec-mask-PCMU codec-transcode-opus" if transcode else "")
+    script = f"""modparam("rtpengine", "rtpengine_sock", "udp:{b.LOCAL}:{ng_port}")
 request_route {{
     if (is_method("OPTIONS") && !has_totag()) {{
         sl_send_reply("200", "OK");
@@ -321,7 +298,7 @@ request_route {{
     if (is_method("INVITE")) {{
         record_route();
         rtpengine_offer("{offer}");
-        $du = "sip:{b.LOCAL}:{self.callee_port}";
+        $du = "sip:{b.LOCAL}:{callee_port}";
         t_on_reply("MEDIA");
         t_relay();
         exit;
@@ -331,25 +308,9 @@ request_route {{
 onreply_route[MEDIA] {{
     if (has_body("application/sdp")) {{ rtpengine_answer("{flags}"); }}
 }}
-""")
-        self.log = open(work / "kamailio.log", "wb")
-        # Signalling on SIPp's core: only rtpengine (the media relay) shares the daemon's core.
-        self.proc = subprocess.Popen(["taskset", "-c", b.SIPP_CPU, exe, "-f", str(cfg), "-DD", "-E",
-                                      "-x", "tlsf", "-X", "tlsf", "-m", "128", "-M", "16", "-w", str(work)],
-                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while not b.options_ok(self.sip_port, 0.3):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"bench: kamailio did not come up; see {work / 'kamailio.log'}")
-            time.sleep(0.2)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+"""
+    return rb.Kamailio(work, ["tm", "sl", "rr", "pv", "maxfwd", "textops", "siputils", "rtpengine"], script,
+                       cpu=b.SIPP_CPU, children=2)
 
 
 def run_peer(work: Path, name: str, caller: Path, callee: Path, calls: int, transcode: bool) -> dict:
@@ -366,11 +327,12 @@ def run_peer_once(step: Path, caller: Path, callee: Path, calls: int, transcode:
     step.mkdir()
     engine = RTPEngine(step)
     try:
-        k = KamailioRTPEngine(step, engine.ng_port, transcode)
+        callee_port = b.free_port()
+        k = kamailio_rtpengine(step, engine.ng_port, callee_port, transcode)
         try:
             # rtpengine picks its ports at random in its range: no per-call capture for it.
             return run_calls(step, k.sip_port, caller, callee, calls, engine.cpu, [],
-                             callee_port=k.callee_port, registers=False)
+                             callee_port=callee_port, registers=False)
         finally:
             k.stop()
     finally:

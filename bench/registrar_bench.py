@@ -76,51 +76,51 @@ def rtts(work: Path, name: str) -> list[float]:
     return values
 
 
-class Kamailio:
-    """Kamailio 5.6 as a plain registrar: the peer for REGISTER-with-digest cost."""
+REGISTRAR_MODULES = ["tm", "sl", "pv", "maxfwd", "usrloc", "registrar", "auth", "textops"]
+REGISTRAR_SCRIPT = """modparam("auth", "secret", "hotline-bench-secret")
+modparam("auth", "nonce_expire", 300)
+request_route {
+    if (is_method("REGISTER")) {
+        if (!pv_www_authenticate("hotline", "hotline-demo", "0")) {
+            www_challenge("hotline", "1");
+            exit;
+        }
+        save("location");
+        exit;
+    }
+    if (is_method("OPTIONS")) {
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    sl_send_reply("405", "Method Not Allowed");
+}
+"""
 
-    def __init__(self, work: Path):
+
+class Kamailio:
+    """Kamailio 5.6 on loopback UDP running `script` with `modules`, pinned to `cpu`, started
+    with the tlsf allocator (PEERS.md). By default the plain registrar that is the peer for
+    REGISTER-with-digest cost; bench/media_bench.py runs it as an rtpengine-driving proxy."""
+
+    def __init__(self, work: Path, modules: list[str] = REGISTRAR_MODULES, script: str = REGISTRAR_SCRIPT,
+                 cpu: str | None = None, children: int = 1):
         exe = shutil.which("kamailio")
         if exe is None:
-            raise SystemExit("bench: kamailio missing (apt-get install kamailio)")
+            raise SystemExit("bench: kamailio missing (apt-get install kamailio kamailio-extra-modules)")
         self.sip_port = b.free_port()
         cfg = work / "kamailio.cfg"
+        loads = "".join(f'loadmodule "{m}.so"\n' for m in modules)
         cfg.write_text(f"""#!KAMAILIO
 debug=1
 log_stderror=yes
 fork=yes
-children=1
+children={children}
 disable_tcp=yes
 listen=udp:{b.LOCAL}:{self.sip_port}
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-loadmodule "textops.so"
-modparam("auth", "secret", "hotline-bench-secret")
-modparam("auth", "nonce_expire", 300)
-request_route {{
-    if (is_method("REGISTER")) {{
-        if (!pv_www_authenticate("hotline", "hotline-demo", "0")) {{
-            www_challenge("hotline", "1");
-            exit;
-        }}
-        save("location");
-        exit;
-    }}
-    if (is_method("OPTIONS")) {{
-        sl_send_reply("200", "OK");
-        exit;
-    }}
-    sl_send_reply("405", "Method Not Allowed");
-}}
-""")
+{loads}{script}""")
         self.log = open(work / "kamailio.log", "wb")
-        self.proc = subprocess.Popen(["taskset", "-c", b.DAEMON_CPU, exe, "-f", str(cfg), "-DD", "-E",
+        self.proc = subprocess.Popen(["taskset", "-c", cpu or b.DAEMON_CPU, exe, "-f", str(cfg), "-DD", "-E",
                                       "-x", "tlsf", "-X", "tlsf", "-m", "128", "-M", "16", "-w", str(work)],
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
