@@ -62,11 +62,21 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The IVR language: model, loader, validator, holiday calendar, interpreter (pure).
+        .target(
+            name: "Dialplan",
+            dependencies: [
+                "HotlineCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Calls",
             dependencies: [
-                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "RTP", "Media", "Recording",
+                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "RTP", "Media", "Recording", "Dialplan",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -106,8 +116,10 @@ let package = Package(
         .executableTarget(
             name: "hotline",
             dependencies: [
-                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "Media", "Recording", "Calls", "Storage", "Events", "API",
+                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "Media", "Recording", "Calls", "Storage", "Events", "API", "Dialplan",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -129,6 +141,10 @@ let package = Package(
         .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "CSndFile"]),
         .testTarget(name: "CallsTests", dependencies: ["Calls", "SIPMessages", "SDP", "Media"]),
+        .testTarget(name: "DialplanTests", dependencies: [
+            "Dialplan", "HotlineCore", .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(
             name: "EventsTests",
             dependencies: [

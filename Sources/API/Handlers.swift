@@ -44,6 +44,30 @@ struct Handlers: Sendable {
 
     // MARK: calls and CDRs
 
+    /// The dialplans in use and the last reload attempt (docs/dialplan.md, "Reload").
+    func dialplans() throws -> Response {
+        guard let status = dependencies.dialplans?() else {
+            return .json(.object([("error", .string("no dialplans on this node"))]), status: .notFound)
+        }
+        let plans = status.dialplans.map { plan -> JSONFragment in
+            .object([
+                ("name", .string(plan.name)), ("file", .string(plan.file)), ("start", .string(plan.start)),
+                ("nodes", .int(Int64(plan.nodes))), ("languages", .array(plan.languages.map { .string($0) })),
+            ])
+        }
+        return .json(.object([
+            ("version", .int(Int64(status.version))),
+            ("loadedAt", .date(status.loadedAt)),
+            ("dialplans", .array(plans)),
+            ("warnings", .array(status.warnings.map { .string($0) })),
+            ("lastReload", .object([
+                ("at", .date(status.lastAttempt)),
+                ("ok", .bool(status.lastAttemptOK)),
+                ("errors", .array(status.errors.map { .string($0) })),
+            ])),
+        ]))
+    }
+
     func calls() -> Response {
         let calls = dependencies.calls.snapshots().map { call -> JSONFragment in
             .object([
@@ -54,6 +78,8 @@ struct Handlers: Sendable {
                 ("state", .string(call.state)),
                 ("startedAt", .date(call.startedAt)),
                 ("answeredAt", .optional(call.answeredAt)),
+                ("dialplan", .optional(call.dialplan)),
+                ("node", .optional(call.node)),
             ])
         }
         return .json(.object([("calls", .array(calls))]))

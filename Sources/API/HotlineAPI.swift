@@ -43,11 +43,14 @@ public struct APIDependencies: Sendable {
     public var delivery: WebhookDelivery?
     public var calls: any LiveCallsProvider
     public var registry: PrometheusCollectorRegistry
+    /// The loaded dialplans and the last reload's outcome (`GET /v1/dialplans`).
+    public var dialplans: (@Sendable () -> DialplanStatus)?
 
     public init(
         outbox: EventOutbox, delivery: WebhookDelivery?, calls: any LiveCallsProvider,
-        registry: PrometheusCollectorRegistry
+        registry: PrometheusCollectorRegistry, dialplans: (@Sendable () -> DialplanStatus)? = nil
     ) {
+        self.dialplans = dialplans
         self.outbox = outbox
         self.delivery = delivery
         self.calls = calls
@@ -77,6 +80,7 @@ public enum HotlineAPI {
         router.post("/v1/calls/:id/conference") { request, context in try await handlers.conference(request, context: context) }
         router.post("/v1/calls/:id/monitor") { request, context in try await handlers.monitor(request, context: context) }
         router.post("/v1/calls/:id/recording") { request, context in try await handlers.recording(request, context: context) }
+        router.get("/v1/dialplans") { _, _ in try handlers.dialplans() }
         router.get("/v1/cdr") { request, _ in try await handlers.cdrs(request) }
         router.get("/v1/events") { request, _ in try await handlers.events(request) }
         router.get("/v1/events/dead") { request, _ in try await handlers.deadEvents(request) }

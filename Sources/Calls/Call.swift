@@ -7,9 +7,9 @@ import NIOCore
 import Recording
 import SIPStack
 
-/// One citizen's call: its SIP leg (the INVITE session) and its media leg (the RTP session).
-/// Implements `CallControl` for the script that runs against it.
-public final class Call: CallControl, @unchecked Sendable {   // mutable state behind `state`
+/// One citizen's call: its SIP leg (the INVITE session) and its media leg (the RTP session),
+/// run by its dialplan (`DialplanCall`, implemented in Call+Dialplan.swift).
+public final class Call: @unchecked Sendable {   // mutable state behind `state`
     public let id: CallIdentifier
     public let callerNumber: String
     public let calledNumber: String
@@ -17,15 +17,19 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
     public let startedAt: Date
     public let codec: String
     let sip: InviteServerSession
-    private let prompts: PromptLibrary
+    let prompts: PromptLibrary
+    let services: CallServices
     private let events: EventSink
     private let recordingSettings: RecordingSettings?
-    private let logger: Logger
+    let logger: Logger
 
-    private struct State {
+    struct State {
         var rtp: RTPSession?
         /// The caller's leg once media is open (answers re-INVITEs).
         var leg: Leg?
+        /// Our SDP answer, sent with the 200 when the dialplan answers.
+        var answerSDP: [UInt8]?
+        var answerWaiter: CheckedContinuation<Void, Never>?
         var answeredAt: Date?
         var ended: HangupCause?
         var endedAt: Date?
@@ -33,16 +37,21 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         var finalStatus: Int?
         /// `data.seq` of the next event.
         var nextSequence = 1
-        /// The prompt a key answers (the last one played), for `hotline.ivr.input`.
-        var menu: String?
         var onEnd: [@Sendable (Call) -> Void] = []
         var recording: Result<CallRecording, RecordingError>?
+        /// The party the caller is connected to (queue agent, dialled number), and who waits
+        /// for that conversation's end.
+        var connected: Leg?
+        var connectionWaiter: CheckedContinuation<Void, Never>?
+        /// The dialplan and its current node, for the API.
+        var dialplan: String?
+        var node: String?
     }
-    private let state = NIOLockedValueBox(State())
+    let state = NIOLockedValueBox(State())
 
     init(
         id: CallIdentifier, sip: InviteServerSession, language: String, codec: String, prompts: PromptLibrary,
-        events: EventSink, recording: RecordingSettings? = nil, logger: Logger
+        events: EventSink, recording: RecordingSettings? = nil, services: CallServices, logger: Logger
     ) {
         self.recordingSettings = recording
         self.id = id
@@ -52,6 +61,7 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         self.language = language
         self.codec = codec
         self.prompts = prompts
+        self.services = services
         self.events = events
         self.startedAt = Date()
         var logger = logger
@@ -71,45 +81,46 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         return true
     }
 
-    // MARK: CallControl
-
-    public func play(_ names: [String], interruptible: Bool) async throws(CallEnded) -> PlaybackOutcome {
+    /// Answers with the SDP prepared when media was opened, after `calls.answer-delay` of
+    /// ringing; returns once the caller's ACK arrived and the recording runs.
+    func answerCall() async throws(CallEnded) {
+        if services.answerDelay > .zero {
+            sip.ring()
+            try? await Task.sleep(for: services.answerDelay)
+        }
         let rtp = try activeRTP()
-        let list = names.compactMap { name -> EncodedPrompt? in
-            guard let p = prompts.prompt(name, language: language) else {
-                logger.error("prompt missing", metadata: ["prompt": "\(name)", "language": "\(language)"])
-                return nil
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let sdp = state.withLockedValue { s -> [UInt8]? in
+                guard s.ended == nil, s.answeredAt == nil, let sdp = s.answerSDP else { return nil }
+                s.answerWaiter = c
+                return sdp
             }
-            return p
+            guard let sdp else { return c.resume() }
+            sip.accept(sdp: sdp)
+            rtp.start()
         }
-        if let last = names.last { state.withLockedValue { $0.menu = last } }
-        return try await wait(rtp.play(list, interruptible: interruptible))
-    }
-
-    public func collectDigit(timeout: Duration) async throws(CallEnded) -> Character? {
-        let rtp = try activeRTP()
-        let digit = try await wait(rtp.collectDigit(timeout: TimeAmount.milliseconds(timeout.milliseconds)))
-        if let digit {
-            let menu = state.withLockedValue { $0.menu } ?? ""
-            emit(CallEventType.ivrInput, ["digit": .string(String(digit)), "menu": .string(menu)])
+        if let ended = endCause { throw CallEnded(cause: ended) }
+        // Creating the file touches the disk: off the SIP loop, before the first prompt.
+        if let started = await CallRecording.start(recordingSettings, callID: id, rtp: rtp, logger: logger) {
+            state.withLockedValue { $0.recording = started }
         }
-        return digit
     }
 
     public func hangup(cause: HangupCause) async {
         guard markEnded(cause) else { return }
-        rtp?.close(cause: cause)
+        releaseMedia(cause)
         _ = try? await sip.hangup().get()
         finish()
     }
 
     // MARK: Events from the legs
 
-    func attach(_ rtp: RTPSession, leg: Leg? = nil) -> Bool {
+    func attach(_ rtp: RTPSession, leg: Leg? = nil, answerSDP: [UInt8]) -> Bool {
         state.withLockedValue { s in
             guard s.ended == nil else { return false }
             s.rtp = rtp
             s.leg = leg
+            s.answerSDP = answerSDP
             return true
         }
     }
@@ -118,28 +129,30 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         state.withLockedValue { $0.onEnd.append(handler) }
     }
 
-    func sipEvent(_ event: InviteSessionEvent, script: @escaping @Sendable (Call) async -> Void) {
+    func sipEvent(_ event: InviteSessionEvent) {
         switch event {
         case .confirmed:
-            state.withLockedValue {
-                $0.answeredAt = Date()
-                $0.finalStatus = 200
+            let waiter = state.withLockedValue { s -> CheckedContinuation<Void, Never>? in
+                s.answeredAt = Date()
+                s.finalStatus = 200
+                defer { s.answerWaiter = nil }
+                return s.answerWaiter
             }
             emit(CallEventType.answered, ["codec": .string(codec)])
-            Task {
-                // Creating the file touches the disk: off the SIP loop, before the script plays.
-                if let rtp, let started = await CallRecording.start(recordingSettings, callID: id, rtp: rtp, logger: logger) {
-                    state.withLockedValue { $0.recording = started }
-                }
-                await script(self)
-            }
+            waiter?.resume()
         case .cancelled:
             state.withLockedValue { $0.finalStatus = 487 }
             end(.cancelled)
         case .remoteHangup: end(.callerHangup)
         case .ackTimeout: end(.ackTimeout)
         case .transportFailure, .sessionExpired: end(.signallingFailure)
-        case .infoDigit(let digit): rtp?.injectDigit(digit)
+        case .infoDigit(let digit):
+            // In a conversation, keys go to the other party; in the menu, to the dialplan.
+            if let other = state.withLockedValue({ $0.connected }) {
+                other.sip.sendInfoDigit(digit)
+            } else {
+                rtp?.injectDigit(digit)
+            }
         case .referred:
             // Nothing to transfer in a menu: the REFER's subscription ends with 603.
             sip.notifyReferProgress(statusCode: 603)
@@ -161,18 +174,33 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
     /// The call ended by the other side or the network: release media, notify.
     func end(_ cause: HangupCause) {
         guard markEnded(cause) else { return }
-        rtp?.close(cause: cause)
+        releaseMedia(cause)
         finish()
     }
 
     // MARK: Internals
 
     private func markEnded(_ cause: HangupCause) -> Bool {
-        state.withLockedValue { s in
-            guard s.ended == nil else { return false }
+        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>]? in
+            guard s.ended == nil else { return nil }
             s.ended = cause
             s.endedAt = .now
-            return true
+            let w = [s.answerWaiter, s.connectionWaiter].compactMap { $0 }
+            s.answerWaiter = nil
+            s.connectionWaiter = nil
+            return w
+        }
+        guard let waiters else { return false }
+        for w in waiters { w.resume() }
+        return true
+    }
+
+    /// Closes our media, and the connected party's leg if the caller was talking to one.
+    private func releaseMedia(_ cause: HangupCause) {
+        rtp?.close(cause: cause)
+        if let other = state.withLockedValue({ s -> Leg? in defer { s.connected = nil }; return s.connected }) {
+            other.sip.hangup()
+            other.rtp.close(cause: cause)
         }
     }
 
@@ -185,14 +213,14 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         for h in handlers { h(self) }
     }
 
-    private func activeRTP() throws(CallEnded) -> RTPSession {
+    func activeRTP() throws(CallEnded) -> RTPSession {
         let (rtp, ended) = state.withLockedValue { ($0.rtp, $0.ended) }
         if let ended { throw CallEnded(cause: ended) }
         guard let rtp else { throw CallEnded(cause: .signallingFailure) }
         return rtp
     }
 
-    private func wait<T: Sendable>(_ future: EventLoopFuture<T>) async throws(CallEnded) -> T {
+    func wait<T: Sendable>(_ future: EventLoopFuture<T>) async throws(CallEnded) -> T {
         do {
             return try await future.get()
         } catch let ended as CallEnded {
@@ -208,9 +236,13 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
     }
 
     /// Appends one of this call's events with the next `seq`.
-    func emit(_ type: String, _ data: [String: JSONValue]) {
+    public func emit(_ type: String, _ data: [String: JSONValue]) {
         let sequence = state.withLockedValue { s -> Int in
             defer { s.nextSequence += 1 }
+            if type == CallEventType.ivrNode, case .string(let node)? = data["node"] {
+                s.node = node
+                if case .string(let plan)? = data["dialplan"] { s.dialplan = plan }
+            }
             return s.nextSequence
         }
         events.append(CallEvent(type: type, callID: id, sequence: sequence, data: data))
@@ -231,7 +263,8 @@ public final class Call: CallControl, @unchecked Sendable {   // mutable state b
         state.withLockedValue { s in
             CallSnapshot(
                 id: id.rawValue, caller: callerNumber, called: calledNumber, language: language,
-                state: s.answeredAt == nil ? "ringing" : "answered", startedAt: startedAt, answeredAt: s.answeredAt)
+                state: s.answeredAt == nil ? "ringing" : (s.connected == nil ? "answered" : "connected"), startedAt: startedAt,
+                answeredAt: s.answeredAt, dialplan: s.dialplan, node: s.node)
         }
     }
 }
@@ -242,12 +275,19 @@ public struct CallSnapshot: Sendable, Codable, Equatable {
     public var caller: String
     public var called: String
     public var language: String
-    /// `ringing` until the caller's ACK confirms the answer, then `answered`.
+    /// `ringing` until the caller's ACK confirms the answer, then `answered`; `connected` while
+    /// the caller talks to an agent or a dialled party.
     public var state: String
     public var startedAt: Date
     public var answeredAt: Date?
+    /// The dialplan running the call and its current node (IVR calls).
+    public var dialplan: String?
+    public var node: String?
 
-    public init(id: String, caller: String, called: String, language: String, state: String, startedAt: Date, answeredAt: Date?) {
+    public init(id: String, caller: String, called: String, language: String, state: String, startedAt: Date, answeredAt: Date?,
+                dialplan: String? = nil, node: String? = nil) {
+        self.dialplan = dialplan
+        self.node = node
         self.id = id
         self.caller = caller
         self.called = called

@@ -1,3 +1,4 @@
+import Dialplan
 import Foundation
 import HotlineCore
 import Logging
@@ -13,33 +14,39 @@ import SIPStack
 /// A called number this node answers, and how.
 public struct Line: Sendable {
     public var number: String
-    public var language: String
-    public init(number: String, language: String) {
+    /// The language the caller starts in (the dialplan's own when nil).
+    public var language: String?
+    /// The dialplan's name (its file in `Dialplans/` without `.yaml`).
+    public var dialplan: String
+    public init(number: String, language: String?, dialplan: String) {
         self.number = number
         self.language = language
+        self.dialplan = dialplan
     }
 }
+
+/// Calls from a number in the last 24 hours and 7 days (the current one excluded).
+public typealias RepeatCallCounter = @Sendable (_ caller: String) async -> (day: Int, week: Int)
 
 public struct CallSettings: Sendable {
     public var lines: [String: Line]
     /// Hang up when no RTP arrived for this long (nil: never).
     public var noMediaTimeout: Duration?
     /// Ring (180) this long before answering; zero answers at once.
-    public var answerDelay: Duration
-    public var flow: FirstMenuFlow
     /// Codecs accepted in offers (`media.codecs`); the offerer's order picks among them.
     public var codecs: [AudioCodec]
     /// Where and how calls are recorded; nil: not recorded.
     public var recording: RecordingSettings?
+    /// Variables every dialplan run starts with (`dialplans.variables`).
+    public var dialplanVariables: [String: String]
 
-    public init(lines: [Line], noMediaTimeout: Duration?, answerDelay: Duration = .zero, flow: FirstMenuFlow = FirstMenuFlow(),
-                codecs: [AudioCodec] = AudioCodec.allCases, recording: RecordingSettings? = nil) {
+    public init(lines: [Line], noMediaTimeout: Duration?, codecs: [AudioCodec] = AudioCodec.allCases, recording: RecordingSettings? = nil,
+                dialplanVariables: [String: String] = [:]) {
         self.lines = Dictionary(lines.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
         self.noMediaTimeout = noMediaTimeout
-        self.answerDelay = answerDelay
-        self.flow = flow
         self.codecs = codecs
         self.recording = recording
+        self.dialplanVariables = dialplanVariables
     }
 }
 
@@ -54,12 +61,19 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
     private let calls = NIOLockedValueBox<[CallIdentifier: Call]>([:])
     private let bridgedCalls = NIOLockedValueBox<[CallIdentifier: BridgedCall]>([:])
     private let originator: Originator?
+    private let dialplans: DialplanRegistry
+    private let services: CallServices
+    private let repeatCalls: RepeatCallCounter?
     private let activeGauge = Gauge(label: "hotline_calls_active")
     /// Recordings still being closed (hashed, sidecar written); shutdown waits for them.
     private let recordingsClosing = NIOLockedValueBox(0)
 
-    public init(media: MediaEngine, settings: CallSettings, events: EventSink, logger: Logger, originator: Originator? = nil) {
-        self.originator = originator
+    public init(media: MediaEngine, settings: CallSettings, dialplans: DialplanRegistry, services: CallServices, events: EventSink,
+                logger: Logger, repeatCalls: RepeatCallCounter? = nil) {
+        self.originator = services.originator
+        self.dialplans = dialplans
+        self.services = services
+        self.repeatCalls = repeatCalls
         self.media = media
         self.settings = settings
         self.events = events
@@ -168,20 +182,17 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
             return
         }
 
-        let call = Call(
-            id: .random(), sip: session, language: line.language, codec: MediaCodec(negotiated.codec).name,
-            prompts: media.prompts, events: events, recording: settings.recording, logger: logger)
-        call.emit(CallEventType.received, receivedData(session, language: line.language))
-        let flow = settings.flow
-        session.setEventHandler { [weak call] event in
-            call?.sipEvent(event) { call in
-                do {
-                    try await flow.run(call)
-                } catch {
-                    // The call ended under the script (caller hung up): nothing left to do.
-                }
-            }
+        let bundle = dialplans.current
+        guard let plan = bundle.dialplans[line.dialplan] else {
+            refuse(session, language: line.language, status: 503, reason: "Service Unavailable", cause: .rejected)
+            return
         }
+        let language = line.language.flatMap { plan.languages.contains($0) ? $0 : nil } ?? plan.language
+        let call = Call(
+            id: .random(), sip: session, language: language, codec: MediaCodec(negotiated.codec).name,
+            prompts: bundle.prompts, events: events, recording: settings.recording, services: services, logger: logger)
+        call.emit(CallEventType.received, receivedData(session, language: language))
+        session.setEventHandler { [weak call] event in call?.sipEvent(event) }
         calls.withLockedValue { $0[call.id] = call }
         activeGauge.record(activeCallCount)
         call.onEnd { [weak self] call in self?.callEnded(call) }
@@ -191,13 +202,14 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
             metadata: [
                 "call": "\(call.id)", "from": "\(call.callerNumber)", "to": "\(call.calledNumber)",
                 "sip-call-id": "\(session.callID)", "flow": "\(session.flow)", "codec": "\(negotiated.codec)",
+                "dialplan": "\(plan.name)", "version": "\(bundle.version)",
             ])
+        let interpreter = DialplanInterpreter(plan: plan, version: bundle.version, calendar: bundle.calendar, logger: logger)
+        let variables = settings.dialplanVariables
+        let repeatCalls = self.repeatCalls
 
         let parameters = Leg.parameters(negotiated, noMediaTimeout: settings.noMediaTimeout.map { .milliseconds($0.milliseconds) },
                                         consumesKeys: true)
-        let answerDelay = settings.answerDelay
-        if answerDelay > .zero { session.ring() }
-
         media.openSession(parameters: parameters, onEvent: { [weak call] event in call?.mediaEvent(event) })
             .whenComplete { [logger] result in
                 switch result {
@@ -205,10 +217,6 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                     let leg = Leg(
                         sip: session, rtp: rtp, party: session.callerNumber, localAddress: self.media.address,
                         sessionID: sessionID, noMediaTimeout: parameters.noMediaTimeout, consumesKeys: true)
-                    guard call.attach(rtp, leg: leg) else {   // cancelled while the port was being opened
-                        rtp.close(cause: call.endCause ?? .callerHangup)
-                        return
-                    }
                     let answer: SessionDescription
                     do {
                         answer = try OfferAnswer.answer(
@@ -216,18 +224,27 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                             sessionID: sessionID, sessionVersion: sessionID, supported: self.settings.codecs
                         ).answer
                     } catch {
+                        rtp.close(cause: .rejected)
                         call.end(.signallingFailure)
                         return
                     }
-                    let sdp = Array(answer.serialize().utf8)
-                    if answerDelay > .zero {
-                        rtp.eventLoop.scheduleTask(in: .milliseconds(answerDelay.milliseconds)) {
-                            session.accept(sdp: sdp)
-                            rtp.start()
+                    guard call.attach(rtp, leg: leg, answerSDP: Array(answer.serialize().utf8)) else {   // cancelled meanwhile
+                        rtp.close(cause: call.endCause ?? .callerHangup)
+                        return
+                    }
+                    // The dialplan runs from here, before the answer: it answers when it wants.
+                    Task {
+                        var initial = variables
+                        if let repeatCalls {
+                            let counts = await repeatCalls(call.callerNumber)
+                            initial["repeat.day"] = String(counts.day)
+                            initial["repeat.week"] = String(counts.week)
+                        } else {
+                            initial["repeat.day"] = "0"
+                            initial["repeat.week"] = "0"
                         }
-                    } else {
-                        session.accept(sdp: sdp)
-                        rtp.start()
+                        let outcome = await interpreter.run(call, language: language, variables: initial)
+                        logger.debug("dialplan finished", metadata: ["call": "\(call.id)", "outcome": "\(outcome)"])
                     }
                 case .failure(let error):
                     logger.error("no media for call", metadata: ["call": "\(call.id)", "error": "\(error)"])

@@ -488,6 +488,17 @@ public final class EventOutbox: EventSink, Service, Sendable {
         }
     }
 
+    /// Ended calls from `caller` that started at or after each date (the repeat-caller counts
+    /// of the dialplan: `repeat.day`, `repeat.week`).
+    public func callCounts(from caller: String, since dates: [Date]) async throws -> [Int] {
+        try await store.database.read { db in
+            try dates.map { date in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cdrs WHERE caller = ? AND started_at >= ?",
+                                 arguments: [caller, date.timeIntervalSince1970]) ?? 0
+            }
+        }
+    }
+
     /// Rows of calls in progress, as the store knows them: (call id, last sequence).
     public func liveCalls() async throws -> [(callID: String, lastSequence: Int)] {
         let rows = try await store.database.read { db in

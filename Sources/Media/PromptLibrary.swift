@@ -61,7 +61,7 @@ public struct PromptLibrary: Sendable {
     }
 
     /// Folders of spoken prompts (`Prompts/music` holds music, not a language).
-    public var languages: [String] { prompts.keys.filter { $0 != Self.musicFolder }.sorted() }
+    public var languages: [String] { prompts.keys.filter { $0 != Self.musicFolder && !$0.contains("/") }.sorted() }
 
     static let musicFolder = "music"
 
@@ -74,6 +74,13 @@ public struct PromptLibrary: Sendable {
 
     public func prompt(_ name: String, language: String) -> EncodedPrompt? {
         prompts[language]?[name]
+    }
+
+    /// The prompt in a voice variant (`Prompts/<language>/<voice>/<name>.wav`, e.g. the slower,
+    /// louder `elderly` set), else the normal one.
+    public func prompt(_ name: String, language: String, voice: String) -> EncodedPrompt? {
+        if voice != "normal", let variant = prompts["\(language)/\(voice)"]?[name] { return variant }
+        return prompts[language]?[name]
     }
 
     /// Checks that every language has every named prompt.
@@ -109,9 +116,19 @@ public struct PromptLibrary: Sendable {
             throw .unreadable(path: directory, reason: "\(error)")
         }
         var loaded: [EncodedPrompt] = []
+        // Language folders, and in each the voice variants (`zh-CN/elderly`).
+        var folders: [String] = []
         for language in languages {
             let folder = directory + "/" + language
             guard fm.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else { continue }
+            folders.append(language)
+            guard language != musicFolder, let subfolders = try? fm.contentsOfDirectory(atPath: folder) else { continue }
+            for voice in subfolders.sorted() where fm.fileExists(atPath: folder + "/" + voice, isDirectory: &isDir) && isDir.boolValue {
+                folders.append(language + "/" + voice)
+            }
+        }
+        for language in folders {
+            let folder = directory + "/" + language
             let files: [String]
             do { files = try fm.contentsOfDirectory(atPath: folder).sorted() } catch {
                 throw .unreadable(path: folder, reason: "\(error)")

@@ -152,6 +152,8 @@ public final class RTPSession: @unchecked Sendable {
     private var decodedReceiver: DecodedReceiver?
     private var receivedFrame: [Int16] = []
     private var recordingTap: RecordingTap?
+    /// Receives each tick's decoded incoming audio (a message being recorded).
+    private var audioCapture: (@Sendable ([Int16]) -> Void)?
     /// The rate of decoded audio on this leg (recording, conference mixing, key detection).
     private let decodeRate: Int
     /// A conference this leg is in: it sends the mix instead of relaying or silence.
@@ -318,6 +320,23 @@ public final class RTPSession: @unchecked Sendable {
         }
     }
 
+    /// Hands every 20 ms of the party's decoded audio (at `decodeRate`, through the jitter
+    /// buffer) to `capture` until `stopCapture`: a message being recorded.
+    public func startCapture(_ capture: @escaping @Sendable ([Int16]) -> Void) -> EventLoopFuture<Int> {
+        eventLoop.submit { [self] in
+            audioCapture = capture
+            configureDecodedPath()
+            return decodeRate
+        }
+    }
+
+    public func stopCapture() {
+        eventLoop.execute { [self] in
+            audioCapture = nil
+            configureDecodedPath()
+        }
+    }
+
     /// Stops recording; the recorder is handed back to be finished by the caller.
     public func stopRecording() -> EventLoopFuture<CallRecorder?> {
         eventLoop.submit { [self] in
@@ -416,7 +435,7 @@ public final class RTPSession: @unchecked Sendable {
 
     /// A decoded view of the incoming audio exists exactly while something consumes it.
     private func configureDecodedPath() {
-        let wanted = recordingTap != nil || parameters.detectInbandKeys || conference != nil
+        let wanted = recordingTap != nil || parameters.detectInbandKeys || conference != nil || audioCapture != nil
         guard wanted else {
             if let r = decodedReceiver { statistics.framesConcealed += r.concealedFrames }
             decodedReceiver = nil
@@ -477,7 +496,10 @@ public final class RTPSession: @unchecked Sendable {
             recordingTap?.sent(prompt: nil)
             advancePlayback()
         }
-        if decodedReceiver != nil { recordingTap?.tick(said: receivedFrame) }
+        if decodedReceiver != nil {
+            recordingTap?.tick(said: receivedFrame)
+            audioCapture?(receivedFrame)
+        }
         for key in keys {
             statistics.inbandDigitsReceived += 1
             deliver(key, method: .inband)

@@ -126,18 +126,38 @@ struct HotlineConfiguration: Decodable, Sendable {
     }
     struct LineEntry: Decodable, Sendable {
         var number: String
-        var language = "zh-CN"
-        enum CodingKeys: String, CodingKey, CaseIterable { case number, language }
+        /// The caller's first language; nil: the dialplan's.
+        var language: String?
+        /// A dialplan file in the dialplans directory (`12345.yaml`, or its name `12345`).
+        var dialplan: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case number, language, dialplan }
+        /// The dialplan's name: the file name without `.yaml`.
+        var dialplanName: String {
+            let file = (dialplan as NSString).lastPathComponent
+            return file.hasSuffix(".yaml") ? String(file.dropLast(5)) : file
+        }
+    }
+    struct Dialplans: Decodable, Sendable {
+        var directory = "Dialplans"
+        /// Variables every dialplan run starts with (over the dialplan's own `variables`).
+        var variables: [String: String] = [:]
+        /// Seconds between checks of the dialplan and prompt folders for changes; 0: SIGHUP only.
+        var watchInterval = 2.0
+        enum CodingKeys: String, CodingKey, CaseIterable { case directory, variables, watchInterval = "watch-interval" }
+    }
+    struct Queue: Decodable, Sendable {
+        var name: String
+        /// Accounts (agent seats), or ranges like `1001-1005`.
+        var members: [String] = []
+        var timeout = 120.0
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, members, timeout }
     }
     struct Calls: Decodable, Sendable {
         var answerDelay = 0.0
-        var menuTimeout = 5.0
-        var maxMenuTimeouts = 3
         /// The trunk that numbers which are not accounts are dialled through.
         var outboundTrunk: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case answerDelay = "answer-delay", menuTimeout = "menu-timeout", maxMenuTimeouts = "max-menu-timeouts",
-                outboundTrunk = "outbound-trunk"
+            case answerDelay = "answer-delay", outboundTrunk = "outbound-trunk"
         }
     }
     struct Opus: Decodable, Sendable {
@@ -176,7 +196,9 @@ struct HotlineConfiguration: Decodable, Sendable {
     var http = HTTP()
     var rtp = RTP()
     var prompts = Prompts()
-    var lines: [LineEntry] = [LineEntry(number: "12345")]
+    var lines: [LineEntry] = [LineEntry(number: "12345", dialplan: "12345.yaml")]
+    var dialplans = Dialplans()
+    var queues: [Queue] = []
     var calls = Calls()
     var shutdown = Shutdown()
     var media = Media()
@@ -190,7 +212,7 @@ struct HotlineConfiguration: Decodable, Sendable {
     var logLevel = "info"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case sip, http, rtp, prompts, lines, calls, shutdown, media, recording, events, registrar, accounts, trunks, security,
+        case sip, http, rtp, prompts, lines, dialplans, queues, calls, shutdown, media, recording, events, registrar, accounts, trunks, security,
             dataDir = "data-dir", logLevel = "log-level"
     }
 
@@ -207,6 +229,8 @@ extension HotlineConfiguration {
         rtp = try c.decodeIfPresent(RTP.self, forKey: .rtp) ?? RTP()
         prompts = try c.decodeIfPresent(Prompts.self, forKey: .prompts) ?? Prompts()
         lines = try c.decodeIfPresent([LineEntry].self, forKey: .lines) ?? lines
+        dialplans = try c.decodeIfPresent(Dialplans.self, forKey: .dialplans) ?? Dialplans()
+        queues = try c.decodeIfPresent([Queue].self, forKey: .queues) ?? []
         calls = try c.decodeIfPresent(Calls.self, forKey: .calls) ?? Calls()
         shutdown = try c.decodeIfPresent(Shutdown.self, forKey: .shutdown) ?? Shutdown()
         media = try c.decodeIfPresent(Media.self, forKey: .media) ?? Media()
@@ -376,7 +400,38 @@ extension HotlineConfiguration.LineEntry {
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         number = try c.decode(String.self, forKey: .number)
-        language = try c.decodeIfPresent(String.self, forKey: .language) ?? language
+        language = try c.decodeIfPresent(String.self, forKey: .language)
+        dialplan = try c.decode(String.self, forKey: .dialplan)
+    }
+}
+
+extension HotlineConfiguration.Dialplans {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        directory = try c.decodeIfPresent(String.self, forKey: .directory) ?? directory
+        variables = try c.decodeIfPresent([String: String].self, forKey: .variables) ?? variables
+        watchInterval = try c.decodeIfPresent(Double.self, forKey: .watchInterval) ?? watchInterval
+    }
+}
+
+extension HotlineConfiguration.Queue {
+    init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        members = try c.decodeIfPresent([String].self, forKey: .members) ?? members
+        timeout = try c.decodeIfPresent(Double.self, forKey: .timeout) ?? timeout
+    }
+
+    /// Members with ranges (`1001-1005`) expanded.
+    func memberNames() throws -> [String] {
+        try members.flatMap { member -> [String] in
+            guard member.contains("-") else { return [member] }
+            var account = HotlineConfiguration.Account()
+            account.range = member
+            return try account.names()
+        }
     }
 }
 
@@ -385,8 +440,6 @@ extension HotlineConfiguration.Calls {
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         answerDelay = try c.decodeIfPresent(Double.self, forKey: .answerDelay) ?? answerDelay
-        menuTimeout = try c.decodeIfPresent(Double.self, forKey: .menuTimeout) ?? menuTimeout
-        maxMenuTimeouts = try c.decodeIfPresent(Int.self, forKey: .maxMenuTimeouts) ?? maxMenuTimeouts
         outboundTrunk = try c.decodeIfPresent(String.self, forKey: .outboundTrunk)
     }
 }
@@ -504,8 +557,13 @@ extension HotlineConfiguration {
             problems.append("sip.address must be a concrete address (it is written into Via, Contact and SDP), not \(sip.address)")
         }
         if lines.isEmpty { problems.append("lines: at least one number must be configured") }
-        if calls.menuTimeout <= 0 { problems.append("calls.menu-timeout must be positive") }
-        if calls.maxMenuTimeouts < 1 { problems.append("calls.max-menu-timeouts must be at least 1") }
+        var queueNames = Set<String>()
+        for (index, queue) in queues.enumerated() {
+            if !queueNames.insert(queue.name).inserted { problems.append("queues[\(index)]: queue \(queue.name) is defined twice") }
+            if queue.timeout <= 0 { problems.append("queues[\(index)].timeout must be positive") }
+            do { _ = try queue.memberNames() } catch { problems.append("queues[\(index)].members: \(error)") }
+        }
+        if dialplans.watchInterval < 0 { problems.append("dialplans.watch-interval must be 0 (off) or positive") }
         if let webhook = events.webhook {
             if !(webhook.url.hasPrefix("http://") || webhook.url.hasPrefix("https://")) {
                 problems.append("events.webhook.url '\(webhook.url)' must be an http:// or https:// URL")

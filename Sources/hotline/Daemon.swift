@@ -1,5 +1,7 @@
 import API
+import AsyncHTTPClient
 import Calls
+import Dialplan
 import Events
 import Foundation
 #if canImport(Glibc)
@@ -18,6 +20,15 @@ import ServiceLifecycle
 import SIPMessages
 import SIPStack
 import Storage
+
+enum DaemonError: Error, CustomStringConvertible {
+    case invalidDialplans([String])
+    var description: String {
+        switch self {
+        case .invalidDialplans(let lines): return "invalid dialplans:\n" + lines.joined(separator: "\n")
+        }
+    }
+}
 
 /// Wires the daemon together: metrics and logging, the media engine, the SIP endpoint, the call
 /// layer and the HTTP endpoint, run as services with graceful shutdown on SIGTERM/SIGINT.
@@ -44,11 +55,21 @@ struct Daemon {
         let dataDir = resolve(configuration.dataDir)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
 
-        let promptDir = resolve(configuration.prompts.directory)
-        let prompts = try PromptLibrary.load(directory: promptDir)
-        let languages = Set(configuration.lines.map(\.language))
-        try prompts.require(FirstMenuFlow.prompts, languages: languages.sorted())
-        logger.info("prompts loaded", metadata: ["directory": "\(promptDir)", "languages": "\(prompts.languages)"])
+        // Dialplans and the prompts they play: the daemon refuses to start on an invalid one.
+        let dialplanSource = configuration.dialplanSource(baseDirectory: baseDirectory)
+        let dialplans: DialplanRegistry
+        do {
+            dialplans = try DialplanRegistry(source: dialplanSource, logger: Logger(label: "hotline.dialplan"))
+        } catch {
+            for d in error.diagnostics { logger.critical("\(d)") }
+            throw DaemonError.invalidDialplans(error.diagnostics.map(\.description))
+        }
+        let prompts = dialplans.current.prompts
+        for warning in dialplans.current.warnings { logger.warning("\(warning)") }
+        logger.info("dialplans loaded", metadata: [
+            "directory": "\(dialplanSource.directory)", "dialplans": "\(dialplans.current.dialplans.keys.sorted())",
+            "languages": "\(prompts.languages)",
+        ])
 
         let loops = usableCores()
         logger.info("event loops", metadata: ["threads": "\(loops)"])
@@ -72,13 +93,9 @@ struct Daemon {
                 syncInterval: .milliseconds(Int64(configuration.recording.syncInterval * 1000)))
         }
         let settings = CallSettings(
-            lines: configuration.lines.map { Line(number: $0.number, language: $0.language) },
+            lines: configuration.lines.map { Line(number: $0.number, language: $0.language, dialplan: $0.dialplanName) },
             noMediaTimeout: configuration.rtp.noMediaTimeout > 0 ? .milliseconds(Int64(configuration.rtp.noMediaTimeout * 1000)) : nil,
-            answerDelay: .milliseconds(Int64(configuration.calls.answerDelay * 1000)),
-            flow: FirstMenuFlow(
-                menuTimeout: .milliseconds(Int64(configuration.calls.menuTimeout * 1000)),
-                maxTimeouts: configuration.calls.maxMenuTimeouts),
-            codecs: codecs, recording: recording)
+            codecs: codecs, recording: recording, dialplanVariables: configuration.dialplans.variables)
         // The event store first: calls that were live when the node died get their ended event
         // before any new call is taken.
         let store = try HotlineStore(directory: dataDir)
@@ -134,7 +151,24 @@ struct Daemon {
         let originator = Originator(
             endpoint: endpoint, media: media, outboundTrunk: configuration.calls.outboundTrunk.flatMap { registrar.trunk(named: $0) },
             noMediaTimeout: settings.noMediaTimeout, codecs: codecs, logger: Logger(label: "hotline.calls"))
-        let calls = CallManager(media: media, settings: settings, events: outbox, logger: Logger(label: "hotline.calls"), originator: originator)
+        var queues: [String: QueueSettings] = [:]
+        for q in configuration.queues {
+            queues[q.name] = QueueSettings(name: q.name, members: try q.memberNames(), timeout: .milliseconds(Int64(q.timeout * 1000)))
+        }
+        let callServices = CallServices(
+            originator: originator,
+            speech: EspeakSynthesizer(cacheDirectory: dataDir + "/tts", logger: Logger(label: "hotline.tts")),
+            webhooks: HTTPWebhookClient(client: HTTPClient.shared, logger: Logger(label: "hotline.dialplan")),
+            queues: queues, messageDirectory: dataDir + "/messages",
+            answerDelay: .milliseconds(Int64(configuration.calls.answerDelay * 1000)),
+            sipHost: configuration.sip.address, sipPort: configuration.sip.port)
+        let calls = CallManager(
+            media: media, settings: settings, dialplans: dialplans, services: callServices, events: outbox, logger: Logger(label: "hotline.calls"),
+            repeatCalls: { caller in
+                let now = Date()
+                let counts = (try? await outbox.callCounts(from: caller, since: [now - 86_400, now - 7 * 86_400])) ?? [0, 0]
+                return (counts[0], counts[1])
+            })
         endpoint.delegate = calls
         try await endpoint.start()
         registrar.start()
@@ -144,14 +178,19 @@ struct Daemon {
             drainTimeout: .milliseconds(Int64(configuration.shutdown.drainTimeout * 1000)), logger: logger)
         let http = HotlineAPI.application(
             configuration: APIConfiguration(address: configuration.http.address, port: configuration.http.port, token: configuration.http.token),
-            dependencies: APIDependencies(outbox: outbox, delivery: delivery, calls: calls, registry: registry),
+            dependencies: APIDependencies(outbox: outbox, delivery: delivery, calls: calls, registry: registry,
+                                          dialplans: { dialplans.status }),
             eventLoopGroup: group)
 
         // Graceful shutdown runs in reverse order: SIP drains its calls first (their last
         // events are appended), then the API stops, then delivery, and the outbox commits last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: outbox)]
         if let delivery { services.append(.init(service: delivery)) }
-        services += [.init(service: http), .init(service: sipService)]
+        let watcher = DialplanWatcher(
+            registry: dialplans, folders: [dialplanSource.directory, dialplanSource.promptDirectory],
+            interval: configuration.dialplans.watchInterval > 0 ? .milliseconds(Int64(configuration.dialplans.watchInterval * 1000)) : nil,
+            logger: Logger(label: "hotline.dialplan"))
+        services += [.init(service: watcher), .init(service: http), .init(service: sipService)]
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("hotline ready", metadata: [
