@@ -573,7 +573,12 @@ extension Verb {
         case .goto, .hangup, .robot: return true
         case .when(let w): return w.otherwise != nil || w.branches.contains { $0.conditions.isEmpty }
         case .menu(let m): return m.onFailure != nil
-        case .answer, .play, .say, .set, .gather, .enqueue, .dial, .record, .webhook: return false
+        case .enqueue(let e): return e.next != nil
+        case .dial(let d): return d.onFailure != nil
+        case .record(let r): return r.next != nil
+        case .gather(let g): return g.next != nil && g.onFailure != nil
+        case .webhook(let w): return w.next != nil
+        case .answer, .play, .say, .set: return false
         }
     }
 }

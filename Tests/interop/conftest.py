@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -73,10 +74,24 @@ def free_udp_range(count: int) -> tuple[int, int]:
     raise RuntimeError("no free UDP port range")
 
 
+def copy_dialplans(target: Path, hours: str = "00:00-24:00", holidays: bool = False) -> None:
+    """Copies Dialplans/ to `target`, the 12345 service hours replaced by `hours`."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(REPO / "Dialplans", target)
+    plan = target / "12345.yaml"
+    text = plan.read_text()
+    assert 'time: "08:00-22:00"' in text and "if: { day: holiday }" in text
+    text = text.replace('time: "08:00-22:00"', f'time: "{hours}"')
+    if not holidays:
+        text = text.replace("if: { day: holiday }", 'if: { date: "2000-01-01" }')
+    plan.write_text(text)
+
+
 class Hotline:
     def __init__(self, tmp: Path, rtp_range: tuple[int, int] | None = None,
                  no_media_timeout: float | None = None, drain_timeout: float | None = None,
-                 extra: list[str] | None = None, config_edit=None):
+                 extra: list[str] | None = None, config_edit=None, dialplan_hours: str = "00:00-24:00"):
         """`config_edit(text) -> text` derives a config from hotline.yaml (written to `tmp`,
         with the prompt directory made absolute)."""
         self.sip_port = free_port()
@@ -86,11 +101,18 @@ class Hotline:
         self.log_path = tmp / "hotline.log"
         self.rtp_range = rtp_range
         self.expected_rc = 0
-        config = HOTLINE_CONFIG
+        # The sample dialplans, with the service hours made all day and holidays ignored, so
+        # that a test walks the same path at any hour of any day (test_dialplan.py checks the
+        # hours and holiday branches with edited copies).
+        self.dialplans = tmp / "Dialplans"
+        copy_dialplans(self.dialplans, hours=dialplan_hours)
+        text = (HOTLINE_CONFIG.read_text()
+                .replace("directory: Prompts", f"directory: {REPO / 'Prompts'}")
+                .replace("directory: Dialplans", f"directory: {self.dialplans}"))
         if config_edit is not None:
-            text = HOTLINE_CONFIG.read_text().replace("directory: Prompts", f"directory: {REPO / 'Prompts'}")
-            config = tmp / "hotline.yaml"
-            config.write_text(config_edit(text))
+            text = config_edit(text)
+        config = tmp / "hotline.yaml"
+        config.write_text(text)
         self.args = [str(HOTLINE_BIN), "serve", "--config", str(config),
                      "--sip-address", LOCAL, "--sip-port", str(self.sip_port),
                      "--http-port", str(self.http_port), "--data-dir", str(self.data_dir)]

@@ -63,7 +63,15 @@ def main():
     ap.add_argument("--dtmf-at", type=float, default=7.0)
     ap.add_argument("--record", type=float, default=12.0)
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--keys", default="",
+                    help="a key script instead of --dtmf: 'SECONDS:KEYS,...' after the answer, e.g. 7:1,10:3,14:123456#")
     a = ap.parse_args()
+    script = []
+    if a.keys:
+        for part in a.keys.split(","):
+            at, keys = part.split(":", 1)
+            script.append((float(at), keys))
+        a.dtmf = ""
     result = {"ok": False}
 
     ep = start_endpoint(clock_rate=8000, log_level=2)
@@ -96,6 +104,9 @@ def main():
             if dtmf_sent is None and since >= a.dtmf_at and a.dtmf:
                 call.dialDtmf(a.dtmf)
                 dtmf_sent = time.monotonic()
+            while script and since >= script[0][0]:
+                call.dialDtmf(script.pop(0)[1])
+                dtmf_sent = dtmf_sent or time.monotonic()
             if since >= a.record:
                 break
         result.update(state=call.state, last_status=call.last_status,

@@ -27,9 +27,15 @@ SECRET = b"interop-webhook-secret"
 SCHEMAS = REPO / "docs" / "schemas"
 TYPES = ["hotline.call.received", "hotline.call.answered", "hotline.ivr.input", "hotline.call.ended",
          "hotline.call.transferred", "hotline.recording.completed", "hotline.party.joined",
-         "hotline.party.left"]
+         "hotline.party.left", "hotline.ivr.node", "hotline.call.connected", "hotline.message.recorded"]
 RECEIVED, ANSWERED, INPUT, ENDED = TYPES[:4]
 RECORDING = "hotline.recording.completed"
+NODE = "hotline.ivr.node"
+
+
+def flow(events: list[dict]) -> list[dict]:
+    """A call's events without the dialplan's node entries (their path is test_dialplan.py's)."""
+    return [e for e in events if e["type"] != NODE]
 REPAIRED_SEQ = 1_000_000
 
 
@@ -140,7 +146,7 @@ def check_call_sequence(events: list[dict], with_answer: bool = True) -> None:
         check_schema(e)
         assert e["subject"] == subject
         assert e["id"] == f"{subject}-{e['data']['seq']}"
-    types = [e["type"] for e in events]
+    types = [e["type"] for e in flow(events)]
     assert types[0] == RECEIVED and types[-1] == ENDED and types.count(ENDED) == 1, types
     if with_answer:
         assert types[1] == ANSWERED, types
@@ -243,16 +249,19 @@ def test_raw_sip_calls_webhook_and_pull_api(hotline_factory):
         ordered = check_delivery_order(receiver)
         assert len(ordered) == 3, list(ordered)
 
-        # The UDP call with a key: received, answered, ivr.input 1 in main-menu, ended.
+        # The UDP call with a key: received, answered, ivr.input 1 (the language menu), ended.
         ev = calls[subject_of(calls, udp["sip_call_id"])]
         check_call_sequence(ev)
+        assert ev[1]["type"] == NODE and ev[1]["data"]["node"] == "start", ev[1]
+        ev = flow(ev)
         assert [e["type"] for e in ev] == [RECEIVED, ANSWERED, INPUT, RECORDING, ENDED]
         rec, ans, key, recording, end = (e["data"] for e in ev)
         assert recording["complete"] and recording["channels"] == 2, recording
         assert rec["transport"] == "UDP" and rec["called"] == "12345" and rec["caller"] == "tester"
         assert rec["source"] == f"{LOCAL}:{udp['source_port']}"
         assert ans["codec"] == udp["codec"]
-        assert key == {"seq": 3, "digit": "1", "menu": "main-menu"}
+        assert {k: key[k] for k in ("dialplan", "node", "kind", "input", "result")} == {
+            "dialplan": "12345", "node": "language", "kind": "menu", "input": "1", "result": "match"}, key
         assert end["cause"] == "caller-hangup" and end["hangupBy"] == "caller" and end["sipStatus"] == 200
         assert end["answeredAt"] is not None and end["talkMs"] is not None
         assert end["durationMs"] >= end["talkMs"] >= 1000
@@ -266,7 +275,7 @@ def test_raw_sip_calls_webhook_and_pull_api(hotline_factory):
         # The TCP call: no key.
         ev = calls[subject_of(calls, tcp["sip_call_id"])]
         check_call_sequence(ev)
-        assert [e["type"] for e in ev] == [RECEIVED, ANSWERED, RECORDING, ENDED]
+        assert [e["type"] for e in flow(ev)] == [RECEIVED, ANSWERED, RECORDING, ENDED]
         assert ev[0]["data"]["transport"] == "TCP"
         assert ev[-1]["data"]["cause"] == "caller-hangup" and ev[-1]["data"]["media"]["keys"] == 0
 
@@ -413,8 +422,9 @@ def test_sipp_calls_produce_events(hotline_factory, tmp_path):
             inputs = [e["data"] for e in events if e["type"] == INPUT]
             assert end["media"]["keys"] == len(inputs)
             if inputs:
-                keyed.append((events[1]["data"]["codec"], inputs))
-        assert keyed == [("PCMA", [{"seq": 3, "digit": "1", "menu": "main-menu"}])], keyed
+                answered = next(e for e in events if e["type"] == ANSWERED)
+                keyed.append((answered["data"]["codec"], [(i["node"], i["input"], i["result"]) for i in inputs]))
+        assert keyed == [("PCMA", [("language", "1", "match")])], keyed
         assert [e["id"] for e in pull_all(h)] == list(receiver.delivered())
     finally:
         receiver.stop()
@@ -500,14 +510,14 @@ def test_refused_event_parked_dead(hotline_factory):
         check_requests(receiver)
         check_delivery_order(receiver)
         (subject, events), = calls.items()
-        assert [e["type"] for e in events] == [RECEIVED, ANSWERED, RECORDING, ENDED]
+        assert [e["type"] for e in flow(events)] == [RECEIVED, ANSWERED, RECORDING, ENDED]
         assert events[0]["data"]["sipCallId"] == info["sip_call_id"]
         dead = api_ok(h, "/v1/events/dead")["events"]
         assert len(dead) == 1, dead
         d = dead[0]
         check_schema(d["event"])
-        assert d["event"]["data"]["digit"] == "5"
-        assert (d["id"], d["subject"], d["type"]) == (f"{subject}-3", subject, INPUT)
+        assert d["event"]["data"]["input"] == "5" and d["event"]["data"]["result"] == "invalid"
+        assert (d["id"], d["subject"], d["type"]) == (f"{subject}-{d['event']['data']['seq']}", subject, INPUT)
         assert d["id"] == d["event"]["id"] and d["cursor"].isdigit()
         assert d["reason"].startswith("HTTP 400"), d["reason"]
         pulled = pull_all(h)

@@ -1,5 +1,6 @@
-"""The daemon's RTP, checked packet by packet from a raw socket, and the first call flow
-(welcome, main-menu, option-1 on RFC 4733 digit 1, goodbye + BYE after 3 menu timeouts)."""
+"""The daemon's RTP, checked packet by packet from a raw socket, and the sample 12345 dialplan's
+prompts (welcome; an RFC 4733 1 during the emergency notice chooses Mandarin: the main menu
+follows at once; goodbye + BYE after the menus time out)."""
 import time
 
 import pytest
@@ -63,18 +64,19 @@ def test_rtp_stream_welcome_and_dtmf(hotline_factory):
             lang, scores = best_language(heard, "welcome", a.codec, max_lag=45)
             assert scores[lang][0] >= MATCH, f"first 2.5 s are not the welcome prompt: {scores}"
 
-            # Wait for the welcome to end (the menu is playing), then press 1.
+            # Wait for the welcome to end (the emergency notice is playing), then press 1: it
+            # interrupts the notice and answers the language menu (type-ahead).
             until = t_ack + wav_seconds(lang, "welcome") + 1.0
             time.sleep(max(0.0, until - time.monotonic()))
             t_key = time.monotonic()
             peer.send_dtmf("1", a.dtmf_pt)
             time.sleep(3.8)
             after = audio.envelope(audio_after(peer.snapshot(), a.codec, since=t_key))
-            c, lag = audio.match_prompt(after, lang, "option-1", a.codec, seconds=2.5, max_lag=110)
-            assert c >= MATCH, f"after DTMF 1 the audio is not option-1 (corr {c:.2f})"
-            menu, _ = audio.match_prompt(after, lang, "main-menu", a.codec, seconds=2.5, skip=3.0,
-                                         max_lag=110)
-            assert c > menu, "the menu kept playing after DTMF 1"
+            c, lag = audio.match_prompt(after, lang, "main-menu", a.codec, seconds=2.5, max_lag=110)
+            assert c >= MATCH, f"after DTMF 1 the audio is not the main menu (corr {c:.2f})"
+            notice, _ = audio.match_prompt(after, lang, "emergency-notice", a.codec, seconds=2.5, skip=1.0,
+                                           max_lag=110)
+            assert c > notice, "the emergency notice kept playing after DTMF 1"
         finally:
             b = call.bye()
             s.close()
@@ -82,17 +84,20 @@ def test_rtp_stream_welcome_and_dtmf(hotline_factory):
 
 
 def test_three_menu_timeouts_goodbye_and_bye(hotline):
-    """No key at all: after 3 menu timeouts (5 s each after the menu prompt) the daemon says
-    goodbye and hangs up. Long by nature (~75 s with zh-CN prompts)."""
+    """No key at all: the language menu times out (Mandarin), then 3 main-menu timeouts (5 s
+    each after the prompt): the daemon says goodbye and hangs up. Long by nature (~105 s)."""
     with RtpPeer() as peer:
         s, call, a = start_call(hotline, peer)
         try:
             time.sleep(2.5)
             heard = audio.envelope(audio_after(peer.snapshot(), a.codec))
             lang, _ = best_language(heard, "welcome", a.codec, max_lag=45)
-            d = {n: wav_seconds(lang, n) for n in ("welcome", "main-menu", "no-input", "goodbye")}
-            # Worst case: welcome, 3 x (menu + 5 s), no-input twice, goodbye, plus slack.
-            budget = d["welcome"] + 3 * (d["main-menu"] + 5) + 3 * d["no-input"] + d["goodbye"] + 15
+            d = {n: wav_seconds(lang, n) for n in ("welcome", "emergency-notice", "choose-language", "main-menu",
+                                                   "no-input", "goodbye")}
+            # Worst case: welcome, notice, language menu + 3 s, 3 x (menu + 5 s), no-input 3 times,
+            # goodbye, plus slack.
+            budget = (d["welcome"] + d["emergency-notice"] + d["choose-language"] + 3 + 3 * (d["main-menu"] + 5)
+                      + 3 * d["no-input"] + d["goodbye"] + 15)
             bye = call.wait_server_bye(budget)
             assert bye is not None, f"no BYE from the daemon within {budget:.0f} s"
             t_bye = time.monotonic()

@@ -1,5 +1,5 @@
-"""A real softphone (pjsua2, PJSIP 2.15) calls 12345, presses 1, and records what it hears:
-the recording must hold the option-1 prompt."""
+"""A real softphone (pjsua2, PJSIP 2.15) calls 12345, presses 1 during the emergency notice
+(choosing Mandarin), and records what it hears: the recording must hold the main menu."""
 import json
 import subprocess
 import sys
@@ -8,12 +8,12 @@ from pathlib import Path
 import audio
 
 HERE = Path(__file__).resolve().parent
-DTMF_AT = 7.0    # seconds after the call is confirmed: the welcome is over, the menu plays
+DTMF_AT = 7.0    # seconds after the call is confirmed: the welcome is over, the notice plays
 RECORD = 12.0    # so ~5 s of the answer to the key are recorded
 MATCH = 0.8      # looser than the raw RTP test: jitter buffer, PLC and the bridge sit between
 
 
-def test_pjsua_caller_hears_option_1(hotline, tmp_path):
+def test_pjsua_caller_hears_the_main_menu_after_a_key(hotline, tmp_path):
     wav = tmp_path / "heard.wav"
     cmd = [sys.executable, str(HERE / "pjsua_caller.py"), hotline.uri, str(wav),
            "--dtmf", "1", "--dtmf-at", str(DTMF_AT), "--record", str(RECORD)]
@@ -34,6 +34,6 @@ def test_pjsua_caller_hears_option_1(hotline, tmp_path):
     lang = max(audio.LANGS, key=lambda lg: audio.match_prompt(env[:4 * per_s], lg, "welcome",
                                                                seconds=2.0)[0])
     start = int(result["dtmf_offset"] * per_s)
-    c, lag = audio.match_prompt(env[start:], lang, "option-1", seconds=2.5)
-    print(f"pjsua: RMS {level:.0f}, option-1 corr {c:.2f} at +{lag / per_s:.2f} s ({lang})")
-    assert c >= MATCH, f"option-1 not heard after DTMF 1 (corr {c:.2f}, language {lang})"
+    c, lag = audio.match_prompt(env[start:], lang, "main-menu", seconds=2.5)
+    print(f"pjsua: RMS {level:.0f}, main-menu corr {c:.2f} at +{lag / per_s:.2f} s ({lang})")
+    assert c >= MATCH, f"the main menu not heard after DTMF 1 (corr {c:.2f}, language {lang})"
