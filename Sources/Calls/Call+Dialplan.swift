@@ -199,7 +199,7 @@ extension Call: DialplanCall {
             do {
                 return .success(try await originator.originate(
                     to: request.target, from: callerNumber, headers: [SIPHeader(name: "X-Hotline-Call-ID", value: id.rawValue)],
-                    on: rtp.eventLoop, ringTimeout: request.timeout, preferring: Self.audioCodec(named: codec)))
+                    on: rtp.eventLoop, ringTimeout: request.timeout, preferring: Self.audioCodec(named: codec), via: request.trunk))
             } catch {
                 return .failure((error as? OriginateError) ?? .cancelled)
             }

@@ -42,21 +42,24 @@ public final class Originator: Sendable {
     /// transcoding.
     public func originate(
         to: String, from: String, headers: [SIPHeader] = [], on loop: EventLoop? = nil, ringTimeout: Duration = .seconds(30),
-        preferring preferred: AudioCodec? = nil,
+        preferring preferred: AudioCodec? = nil, via trunkName: String? = nil,
         progress: @escaping @Sendable (Progress) -> Void = { _ in }
     ) async throws(OriginateError) -> Leg {
         var offered = codecs
         if let preferred, let i = offered.firstIndex(of: preferred) { offered.insert(offered.remove(at: i), at: 0) }
         var targets: [(uri: SIPURI, to: NameAddress, flow: SIPFlow, routes: [NameAddress], credentials: (String, String)?)] = []
         let fromAddress = NameAddress(uri: SIPURI(scheme: "sip", user: from, host: endpoint.configuration.address, port: endpoint.configuration.port))
-        if let registrar = endpoint.registrar, registrar.isAccount(to) {
+        // A named trunk (a dialplan's `trunk:`) wins; else accounts, else the outbound trunk.
+        let namedTrunk = trunkName.flatMap { endpoint.registrar?.trunk(named: $0) }
+        if trunkName != nil, namedTrunk?.host == nil { throw .noRoute(to) }
+        if namedTrunk == nil, let registrar = endpoint.registrar, registrar.isAccount(to) {
             let contacts = (try? await registrar.contacts(of: to).get()) ?? []
             let aor = NameAddress(uri: SIPURI(scheme: "sip", user: to, host: endpoint.configuration.address, port: endpoint.configuration.port))
             for contact in contacts where contact.reachable {
                 targets.append((contact.uri, aor, contact.flow, [], nil))
             }
             if targets.isEmpty { throw .notRegistered(to) }
-        } else if let trunk = outboundTrunk, let host = trunk.host,
+        } else if let trunk = namedTrunk ?? outboundTrunk, let host = trunk.host,
             let address = try? SocketAddress(ipAddress: host, port: trunk.port)
         {
             let uri = SIPURI(scheme: "sip", user: to, host: host, port: trunk.port)

@@ -34,6 +34,8 @@ class Caller(pj.Call):
         self.confirmed_at = None
         self.media_at = None
         self.disconnected = False
+        self.audio_index = None
+        self.player = None
 
     def onCallState(self, prm):
         ci = self.getInfo()
@@ -53,6 +55,15 @@ class Caller(pj.Call):
                 self.recorder.createRecorder(self.recorder_path)
                 self.getAudioMedia(i).startTransmit(self.recorder)
                 self.media_at = time.monotonic()
+                self.audio_index = i
+
+    def play(self, path):
+        """Speaks `path` (a WAV) into the call once."""
+        if self.audio_index is None or self.player is not None:
+            return
+        self.player = pj.AudioMediaPlayer()
+        self.player.createPlayer(path, pj.PJMEDIA_FILE_NO_LOOP)
+        self.player.startTransmit(self.getAudioMedia(self.audio_index))
 
 
 def main():
@@ -63,6 +74,8 @@ def main():
     ap.add_argument("--dtmf-at", type=float, default=7.0)
     ap.add_argument("--record", type=float, default=12.0)
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--play", help="a WAV to speak into the call once, at --play-at seconds after the answer")
+    ap.add_argument("--play-at", type=float, default=0.0)
     ap.add_argument("--keys", default="",
                     help="a key script instead of --dtmf: 'SECONDS:KEYS,...' after the answer, e.g. 7:1,10:3,14:123456#")
     a = ap.parse_args()
@@ -104,6 +117,8 @@ def main():
             if dtmf_sent is None and since >= a.dtmf_at and a.dtmf:
                 call.dialDtmf(a.dtmf)
                 dtmf_sent = time.monotonic()
+            if a.play and since >= a.play_at and call.player is None:
+                call.play(a.play)
             while script and since >= script[0][0]:
                 call.dialDtmf(script.pop(0)[1])
                 dtmf_sent = dtmf_sent or time.monotonic()
@@ -124,6 +139,9 @@ def main():
     except pj.Error as e:
         result["error"] = e.info()
     finally:
+        if call.player is not None:
+            del call.player
+            call.player = None
         # Delete the recorder first: only then is the WAV header written (PEERS.md).
         if call.recorder is not None:
             del call.recorder

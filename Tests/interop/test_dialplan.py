@@ -15,25 +15,40 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from conftest import free_port, free_udp_range
 from siputil import LOCAL
 from test_phones import Baresip, wait_for
 from test_sipp import run_sipp
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 
 
 class TicketCore:
     """The ticketing core's query API: GET /tickets/<number> → {"found", "status"}."""
 
-    def __init__(self, tickets: dict[str, str]):
+    def __init__(self, tickets: dict[str, str], behaviour: str = "ok"):
+        """`behaviour`: ok, junk (200 with HTML), hang (never answers within the 3 s timeout)."""
         self.tickets = tickets
+        self.behaviour = behaviour
         self.requests: list[str] = []
         core = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 core.requests.append(self.path)
+                if core.behaviour == "hang":
+                    time.sleep(8)
+                if core.behaviour == "junk":
+                    body = b"<html>maintenance</html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 number = self.path.split("?")[0].rsplit("/", 1)[-1]
                 status = core.tickets.get(number)
                 body = json.dumps({"found": status is not None, "status": status or ""}).encode()
@@ -90,10 +105,12 @@ def inputs(events: list[dict]) -> list[tuple[str, str, str]]:
             for e in events if e["type"] == "hotline.ivr.input"]
 
 
-def pjsua_call(h, keys: str, record: float, tmp_path: Path, timeout: float = 60) -> dict:
+def pjsua_call(h, keys: str, record: float, tmp_path: Path, timeout: float = 60, play=None) -> dict:
     wav = tmp_path / "heard.wav"
     cmd = [sys.executable, str(HERE / "pjsua_caller.py"), h.uri, str(wav), "--keys", keys,
            "--record", str(record), "--timeout", str(timeout)]
+    if play:
+        cmd += ["--play", str(play[0]), "--play-at", str(play[1])]
     p = subprocess.run(cmd, capture_output=True, timeout=timeout + 30, stdin=subprocess.DEVNULL)
     out = p.stdout.decode(errors="replace").strip().splitlines()
     assert p.returncode == 0 and out, f"pjsua caller failed ({p.returncode}):\n" \
@@ -125,14 +142,23 @@ def test_pjsua_caller_checks_a_ticket_and_hears_its_status(hotline_factory, tmp_
         core.stop()
 
 
-def test_pjsua_caller_reaches_a_ticket_core_that_is_down(hotline_factory, tmp_path):
-    """The core does not answer: the webhook's fallback node, and the caller is not stuck."""
-    h = hotline_factory(rtp_range=free_udp_range(20),
-                        config_edit=lambda t: t.replace("http://127.0.0.1:9000", f"http://{LOCAL}:{free_port()}"))
-    pjsua_call(h, "7:1,10:3,14:123456#", record=36, tmp_path=tmp_path)
-    (events,) = wait_ended(h, 1).values()
-    assert "ticket-unavailable" in path(events), path(events)
-    assert path(events)[path(events).index("ticket-unavailable") + 1] == "after-ticket"
+@pytest.mark.parametrize("core_state", ["down", "junk", "hang"])
+def test_pjsua_caller_reaches_a_ticket_core_that_fails(hotline_factory, tmp_path, core_state):
+    """The core is down, answers junk, or hangs: the webhook's fallback node, the caller is
+    not stuck, and the call goes on to the after-ticket menu."""
+    core = TicketCore({}, behaviour=core_state) if core_state != "down" else None
+    url = core.url if core else f"http://{LOCAL}:{free_port()}"
+    try:
+        h = hotline_factory(rtp_range=free_udp_range(20), config_edit=lambda t: t.replace("http://127.0.0.1:9000", url))
+        pjsua_call(h, "7:1,10:3,14:123456#", record=36, tmp_path=tmp_path)
+        (events,) = wait_ended(h, 1).values()
+        assert "ticket-unavailable" in path(events), path(events)
+        assert path(events)[path(events).index("ticket-unavailable") + 1] == "after-ticket"
+        if core:
+            assert [r.split("?")[0] for r in core.requests] == ["/tickets/123456"], core.requests
+    finally:
+        if core:
+            core.stop()
 
 
 def test_sipp_key_chooses_mandarin_then_the_main_menu(hotline, tmp_path):
@@ -176,6 +202,31 @@ def test_after_hours_caller_gets_the_robot_fallback_and_a_message(hotline_factor
     assert path(events) == ["start", "after-hours", "after-hours-robot", "leave-message"], path(events)
     robot = [e["data"] for e in events if e["type"] == "hotline.ivr.node"][-1]
     assert robot["reason"] == "robot-unavailable" and robot["from"] == "after-hours-robot", robot
+
+
+def test_after_hours_caller_leaves_a_message(hotline_factory, tmp_path):
+    """Key 2 (typed ahead) in the after-hours menu, then 4 s of speech after the beep and
+    silence: the message ends on silence, is stored, and announced by an event."""
+    now = datetime.now(timezone(timedelta(hours=8)))
+    start = now + timedelta(hours=6)
+    hours = f"{start:%H}:00-{(start + timedelta(hours=1)):%H}:00"
+    h = hotline_factory(rtp_range=free_udp_range(20), dialplan_hours=hours)
+    speech = tmp_path / "speech.wav"
+    # 4 s of the English welcome (speech), then 10 s of silence.
+    subprocess.run(["sox", str(REPO / "Prompts/en-US/welcome.wav"), str(speech), "trim", "0", "4", "pad", "0", "10"],
+                   check=True)
+    pjsua_call(h, "3:2", record=40, tmp_path=tmp_path, play=(speech, 14.0))
+    (events,) = wait_ended(h, 1).values()
+    assert path(events) == ["start", "after-hours", "leave-message"], path(events)
+    messages = [e["data"] for e in events if e["type"] == "hotline.message.recorded"]
+    assert len(messages) == 1, [e["type"] for e in events]
+    message = messages[0]
+    # Speech from ~14 s, ended by 5 s of silence after it: 6-13 s from the beep.
+    assert 5000 <= message["durationMs"] <= 14000, message
+    wav = Path(message["path"])
+    assert wav.exists() and wav.stat().st_size > 8000 * 2 * 5, message
+    assert path(events)[-1] == "leave-message"
+    assert events[-1]["data"]["cause"] == "normal-clearing", events[-1]["data"]
 
 
 def test_reload_under_twenty_calls_and_an_invalid_file_changes_nothing(hotline_factory, tmp_path):
@@ -233,3 +284,38 @@ def test_reload_under_twenty_calls_and_an_invalid_file_changes_nothing(hotline_f
     plan.write_text(original)
     os.kill(h.proc.pid, signal.SIGHUP)
     assert wait_for(lambda: api(h, "/v1/dialplans")["version"] >= 3 and api(h, "/v1/dialplans")["lastReload"]["ok"], 10)
+
+
+def test_dialplan_check_cli_and_a_daemon_that_refuses_an_invalid_dialplan(tmp_path):
+    """`hotline dialplan check` exits 0 on the samples, 1 with file:line:column on a broken
+    copy; the daemon refuses to start on the broken copy and says where."""
+    from conftest import HOTLINE_BIN, HOTLINE_CONFIG, copy_dialplans
+    ok = subprocess.run([str(HOTLINE_BIN), "dialplan", "check", "--config", str(HOTLINE_CONFIG),
+                         *sorted(str(p) for p in (REPO / "Dialplans").glob("*.yaml"))],
+                        capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "0 error(s), 0 warning(s)" in ok.stderr, ok.stderr
+
+    plans = tmp_path / "Dialplans"
+    copy_dialplans(plans)
+    broken = plans / "12345.yaml"
+    text = broken.read_text().replace("    - play: [welcome, emergency-notice]", "    - play: [welcome, emergncy-notice]")
+    broken.write_text(text)
+    line = text.splitlines().index("    - play: [welcome, emergncy-notice]") + 1
+    column = "    - play: [welcome, emergncy-notice]".index("emergncy") + 1
+    bad = subprocess.run([str(HOTLINE_BIN), "dialplan", "check", "--config", str(HOTLINE_CONFIG), str(broken)],
+                         capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    expected = [f"{broken}:{line}:{column}: error: prompt 'emergncy-notice' not found for {lang} (Prompts/{lang}/emergncy-notice.wav)"
+                for lang in ("zh-CN", "en-US")]
+    assert bad.stdout.splitlines() == expected, bad.stdout
+
+    config = tmp_path / "hotline.yaml"
+    config.write_text(HOTLINE_CONFIG.read_text()
+                      .replace("directory: Prompts", f"directory: {REPO / 'Prompts'}")
+                      .replace("directory: Dialplans", f"directory: {plans}"))
+    daemon = subprocess.run([str(HOTLINE_BIN), "serve", "--config", str(config), "--sip-port", str(free_port()),
+                             "--http-port", str(free_port()), "--data-dir", str(tmp_path / "data")],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert daemon.returncode != 0
+    assert f"{broken}:{line}:{column}: error: prompt 'emergncy-notice' not found" in daemon.stdout + daemon.stderr
