@@ -88,6 +88,14 @@ def copy_dialplans(target: Path, hours: str = "00:00-24:00", holidays: bool = Fa
     plan.write_text(text)
 
 
+def http_listening(port: int) -> bool:
+    try:
+        with socket.create_connection((LOCAL, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
 class Hotline:
     def __init__(self, tmp: Path, rtp_range: tuple[int, int] | None = None,
                  no_media_timeout: float | None = None, drain_timeout: float | None = None,
@@ -137,7 +145,9 @@ class Hotline:
             if self.proc.poll() is not None:
                 pytest.fail(f"hotline exited with {self.proc.returncode} during startup:\n"
                             f"{self.tail()}", pytrace=False)
-            if options_ok(self.sip_port, timeout=0.3):
+            # Ready: SIP answers OPTIONS and the HTTP API accepts connections (the API starts
+            # as a service after the SIP listeners).
+            if options_ok(self.sip_port, timeout=0.3) and http_listening(self.http_port):
                 return self
             time.sleep(0.1)
         self.kill()
