@@ -42,6 +42,8 @@ public struct DialplanInterpreter: Sendable {
         var answered = false
         var path: [String] = []
         let startedAt: Date
+        /// Time spent in queues and dialled calls: not counted by `limits.duration`.
+        var outsideIVR: TimeInterval = 0
     }
 
     /// Where to go after a step.
@@ -101,7 +103,8 @@ public struct DialplanInterpreter: Sendable {
 
     private func limitReached(_ run: Run) -> String? {
         if run.stepsTaken >= plan.limits.steps { return "steps" }
-        if now().timeIntervalSince(run.startedAt) >= Double(plan.limits.duration.components.seconds) { return "duration" }
+        let inIVR = now().timeIntervalSince(run.startedAt) - run.outsideIVR
+        if inIVR >= Double(plan.limits.duration.components.seconds) { return "duration" }
         return nil
     }
 
@@ -193,9 +196,11 @@ public struct DialplanInterpreter: Sendable {
             try await ensureAnswered(&run, call)
             var context = run.variables
             context["ivr.path"] = run.path.joined(separator: ">")
+            let queuedAt = now()
             let outcome = try await call.enqueue(QueueRequest(
                 queue: enqueue.queue.value, priority: enqueue.priority, skills: enqueue.skills.map(\.value),
                 timeout: enqueue.timeout, context: context))
+            run.outsideIVR += now().timeIntervalSince(queuedAt)
             switch outcome {
             case .connected:
                 await call.hangup()
@@ -212,7 +217,9 @@ public struct DialplanInterpreter: Sendable {
                 _ = try await call.play(dial.prompt.map(\.value), language: language, voice: voice, interruptible: false)
             }
             let target = expand(dial.target.value, run)
+            let dialledAt = now()
             let outcome = try await call.dial(DialRequest(target: target, trunk: dial.trunk?.value, mode: dial.mode, timeout: dial.timeout))
+            run.outsideIVR += now().timeIntervalSince(dialledAt)
             switch outcome {
             case .connected:
                 run.variables["dial.status"] = "answered"

@@ -378,6 +378,28 @@ final class InterpreterTests: XCTestCase {
         XCTAssertLessThan(call.now.timeIntervalSince(at("2026-11-23 10:00")), 66)
     }
 
+    func testTimeInQueuesDoesNotCountTowardsTheDurationLimit() async throws {
+        let plan = try plan("""
+            language: zh-CN
+            languages: [zh-CN]
+            start: q
+            limits: { steps: 1000, duration: 60 }
+            nodes:
+              q:
+                - enqueue: { queue: general, next: busy }
+              busy:
+                - menu: { prompt: all-busy, timeout: 5, attempts: 1, options: { "2": q }, on-failure: bye }
+              bye:
+                - hangup
+            """)
+        let call = FakeCall(start: at("2026-11-23 10:00"))
+        call.press(String(repeating: "2", count: 20), after: 0.1, every: 0.01)   // each queue wait is 30 s
+        let outcome = try await run(plan, call)
+        XCTAssertEqual(outcome, .hungUp)
+        XCTAssertEqual(call.state.withLockedValue { $0.queued.count }, 21)
+        XCTAssertGreaterThan(call.now.timeIntervalSince(at("2026-11-23 10:00")), 600)
+    }
+
     func testCallerHangingUpEndsTheRun() async throws {
         let call = FakeCall(start: at("2026-11-23 10:00"))
         call.hangUp(after: 3)
