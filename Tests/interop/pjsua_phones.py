@@ -54,6 +54,7 @@ class PhoneCall(pj.Call):
         self.state = None
         self.media_status = None
         self.digits = []
+        self.keys_ended = 0
         self.digit_methods = []
         self.xfer_status = []
         self.disconnected = False
@@ -73,6 +74,12 @@ class PhoneCall(pj.Call):
                 self.media_status = mi.status
 
     def onDtmfEvent(self, prm):
+        # PJSIP reports an RFC 4733 key at its start, with updates while it lasts and at its
+        # end (pjmedia flags IS_UPDATE = 1, IS_END = 2): one press is counted once.
+        if prm.flags & 2:
+            self.keys_ended += 1
+        if prm.flags & 1:
+            return
         self.digits.append(prm.digit)
         self.digit_methods.append("info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733")
 
@@ -216,7 +223,9 @@ def main():
         info.digits = "5"
         caller.sendDtmf(info)
         callee.dialDtmf("7")
-        pump(3, lambda: callee.digits and caller.digits)
+        # Wait for the end of the key too: the hold re-INVITE below makes PJSIP rebuild its
+        # stream, and a stream rebuilt while the key is still arriving reports it again.
+        pump(3, lambda: callee.digits and caller.digits and caller.keys_ended)
         steps["keys_at_1002"] = list(zip(callee.digits, callee.digit_methods))
         steps["keys_at_1001"] = list(zip(caller.digits, caller.digit_methods))
 
