@@ -62,6 +62,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Queues and agents: the ACD's pure state machine (no I/O, virtual clock in tests).
+        .target(name: "ACD"),
         // The IVR language: model, loader, validator, holiday calendar, interpreter (pure).
         .target(
             name: "Dialplan",
@@ -74,7 +76,7 @@ let package = Package(
         .target(
             name: "Calls",
             dependencies: [
-                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "RTP", "Media", "Recording", "Dialplan",
+                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "RTP", "Media", "Recording", "Dialplan", "ACD",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,7 +106,7 @@ let package = Package(
         .target(
             name: "API",
             dependencies: [
-                "HotlineCore", "Events", "Calls",
+                "HotlineCore", "Events", "Calls", "ACD",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "hotline",
             dependencies: [
-                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "Media", "Recording", "Calls", "Storage", "Events", "API", "Dialplan",
+                "HotlineCore", "SIPMessages", "SDP", "SIPStack", "Media", "Recording", "Calls", "Storage", "Events", "API", "Dialplan", "ACD",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -137,6 +139,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "SIPStackTests", dependencies: ["SIPStack", "SIPMessages"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "ACDTests", dependencies: ["ACD"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "RTP", "AudioCodecs", "Recording"]),
         .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "CSndFile"]),

@@ -136,7 +136,7 @@ struct Handlers: Sendable {
         return .json(.object([("call", .string(id)), ("recording", .string(body.action == "pause" ? "paused" : "recording"))]))
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
         let buffer = try await request.body.collect(upTo: 16 * 1024)
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))

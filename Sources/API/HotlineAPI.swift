@@ -45,11 +45,14 @@ public struct APIDependencies: Sendable {
     public var registry: PrometheusCollectorRegistry
     /// The loaded dialplans and the last reload's outcome (`GET /v1/dialplans`).
     public var dialplans: (@Sendable () -> DialplanStatus)?
+    /// Queues and agents (nil: the queue routes answer 404).
+    public var queues: QueueService?
 
     public init(
         outbox: EventOutbox, delivery: WebhookDelivery?, calls: any LiveCallsProvider,
-        registry: PrometheusCollectorRegistry, dialplans: (@Sendable () -> DialplanStatus)? = nil
+        registry: PrometheusCollectorRegistry, dialplans: (@Sendable () -> DialplanStatus)? = nil, queues: QueueService? = nil
     ) {
+        self.queues = queues
         self.dialplans = dialplans
         self.outbox = outbox
         self.delivery = delivery
@@ -81,6 +84,15 @@ public enum HotlineAPI {
         router.post("/v1/calls/:id/monitor") { request, context in try await handlers.monitor(request, context: context) }
         router.post("/v1/calls/:id/recording") { request, context in try await handlers.recording(request, context: context) }
         router.get("/v1/dialplans") { _, _ in try handlers.dialplans() }
+        router.get("/v1/queues") { _, _ in try await handlers.queueList() }
+        router.get("/v1/queues/:name") { _, context in try await handlers.queue(context) }
+        router.post("/v1/calls/:id/move") { request, context in try await handlers.moveCaller(request, context: context) }
+        router.get("/v1/agents") { _, _ in try await handlers.agentList() }
+        router.get("/v1/agents/:id") { _, context in try await handlers.agent(context) }
+        router.post("/v1/agents/:id/login") { request, context in try await handlers.agentLogin(request, context: context) }
+        router.post("/v1/agents/:id/logout") { _, context in try await handlers.agentLogout(context) }
+        router.post("/v1/agents/:id/state") { request, context in try await handlers.agentState(request, context: context) }
+        router.get("/v1/agents/:id/feed") { _, context in try await handlers.agentFeed(context) }
         router.get("/v1/cdr") { request, _ in try await handlers.cdrs(request) }
         router.get("/v1/events") { request, _ in try await handlers.events(request) }
         router.get("/v1/events/dead") { request, _ in try await handlers.deadEvents(request) }

@@ -1,3 +1,4 @@
+import ACD
 import Dialplan
 import Foundation
 import HotlineCore
@@ -16,8 +17,8 @@ public struct CallServices: Sendable {
     public var originator: Originator?
     public var speech: (any SpeechSynthesizer)?
     public var webhooks: (any WebhookClient)?
-    /// Queues by name (`queues:` in the config).
-    public var queues: [String: QueueSettings]
+    /// The ACD (`queues:` and `agents:` in the config); nil: `enqueue` fails with JOINEMPTY.
+    public var queues: QueueService?
     /// Where `record` stores messages (`<data-dir>/messages`); nil: messages are not kept.
     public var messageDirectory: String?
     /// Ringing before the answer (`calls.answer-delay`).
@@ -28,7 +29,7 @@ public struct CallServices: Sendable {
 
     public init(
         originator: Originator? = nil, speech: (any SpeechSynthesizer)? = nil, webhooks: (any WebhookClient)? = nil,
-        queues: [String: QueueSettings] = [:], messageDirectory: String? = nil, answerDelay: Duration = .zero,
+        queues: QueueService? = nil, messageDirectory: String? = nil, answerDelay: Duration = .zero,
         sipHost: String = "127.0.0.1", sipPort: Int = 5060
     ) {
         self.originator = originator
@@ -42,20 +43,31 @@ public struct CallServices: Sendable {
     }
 }
 
-/// A queue of agent seats. Until the ACD exists (the queues issue), `enqueue` rings every
-/// member's registered phones at once (ringall) while the caller hears music on hold; the
-/// first to answer takes the call.
-public struct QueueSettings: Sendable, Equatable {
-    public var name: String
-    /// Accounts (seats) that take the queue's calls.
-    public var members: [String]
-    /// How long a caller waits before leaving the queue (`TIMEOUT`).
-    public var timeout: Duration
-    public init(name: String, members: [String], timeout: Duration = .seconds(120)) {
-        self.name = name
-        self.members = members
-        self.timeout = timeout
+/// What a waiting caller hears besides music (the queue's `announce-*` and `callback-key`).
+public struct QueueAnnouncements: Sendable, Equatable {
+    public var position: Bool
+    public var holdTime: Bool
+    /// Also announce right after joining (else only every `announce-frequency`).
+    public var announceOnJoin: Bool
+    /// The key that turns the wait into a call back (virtual hold); nil: none.
+    public var callbackKey: Character?
+    /// The dialplan node a `callback` overflow goes to.
+    public var callbackNode: String
+    public init(position: Bool = false, holdTime: Bool = false, announceOnJoin: Bool = false, callbackKey: Character? = nil,
+                callbackNode: String = "callback-offer") {
+        self.position = position
+        self.holdTime = holdTime
+        self.announceOnJoin = announceOnJoin
+        self.callbackKey = callbackKey
+        self.callbackNode = callbackNode
     }
+}
+
+/// The caller's wait in a queue: the queue's signals, keys and the end of the call, in one stream.
+enum QueueWait: Sendable {
+    case signal(QueueSignal)
+    case key(Character)
+    case ended
 }
 
 /// An HTTP client for the dialplan's `webhook` verb.
@@ -110,72 +122,140 @@ extension Call: DialplanCall {
 
     public func enqueue(_ request: QueueRequest) async throws(CallEnded) -> QueueOutcome {
         let rtp = try activeRTP()
-        guard let queue = services.queues[request.queue], let originator = services.originator else {
-            return .left(reason: "JOINEMPTY")
+        guard let service = services.queues else { return .left(reason: ExitReason.joinEmpty.rawValue) }
+        var context: [String: String] = ["language": language]
+        for (key, value) in request.context where key == "ivr.path" || key.hasPrefix("repeat.") || key.hasPrefix("ticket.") {
+            context[key] = value
         }
-        let timeout = request.timeout ?? queue.timeout
-        logger.info("queued", metadata: ["queue": "\(queue.name)", "priority": "\(request.priority)"])
-        if let music = prompts.holdMusic { _ = rtp.play([music], interruptible: false, loop: true) }
-        var headers = [SIPHeader(name: "X-Hotline-Call-ID", value: id.rawValue), SIPHeader(name: "X-Hotline-Queue", value: queue.name)]
-        if let path = request.context["ivr.path"] { headers.append(SIPHeader(name: "X-Hotline-IVR-Path", value: path)) }
-        let members = queue.members
-        let result = await untilEnded { [self, headers] in
-            await ringAll(members, originator: originator, headers: headers, timeout: timeout, loop: rtp.eventLoop)
+        let join = JoinRequest(
+            entry: id.rawValue, queue: request.queue, priority: request.priority,
+            skills: request.skills.compactMap(SkillRequirement.init(parsing:)), caller: callerNumber, context: context,
+            timeout: request.timeout)
+        let signals: AsyncStream<QueueSignal>
+        do {
+            signals = try await service.join(join, loop: rtp.eventLoop, codec: Self.audioCodec(named: codec))
+        } catch {
+            logger.error("cannot queue", metadata: ["queue": "\(request.queue)", "error": "\(error)"])
+            return .left(reason: ExitReason.joinEmpty.rawValue)
         }
-        switch result {
-        case .success(let leg):
-            rtp.stopPlayback()
-            try await converse(with: leg)
-            return .connected
-        case .failure(let error):
-            rtp.stopPlayback()
-            if let ended = endCause { throw CallEnded(cause: ended) }
-            let reason: String
-            switch error {
-            case .notRegistered, .noRoute: reason = "JOINEMPTY"
-            case .failed, .noMedia, .cancelled: reason = "TIMEOUT"
+        let settings = service.announcements[request.queue]
+        // One stream for the queue's signals, the caller's keys and the caller hanging up.
+        let (waits, feed) = AsyncStream<QueueWait>.makeStream()
+        let forward = Task {
+            for await signal in signals { feed.yield(.signal(signal)) }
+        }
+        let keys = Task { [weak self] in
+            guard settings?.callbackKey != nil else { return }
+            while !Task.isCancelled, let self {
+                guard let rtp = self.rtp, let key = try? await self.wait(rtp.collectDigit(timeout: .seconds(1))) else {
+                    if self.endCause != nil { return }
+                    continue
+                }
+                feed.yield(.key(key))
             }
-            logger.info("left queue", metadata: ["queue": "\(queue.name)", "reason": "\(reason)"])
-            return .left(reason: reason)
         }
+        let hungUp = state.withLockedValue { s -> Bool in
+            if s.ended != nil { return true }
+            s.cancelOnEnd.append { feed.yield(.ended) }
+            return false
+        }
+        if hungUp { feed.yield(.ended) }
+        defer {
+            forward.cancel()
+            keys.cancel()
+        }
+        startHoldMusic(rtp)
+        for await wait in waits {
+            switch wait {
+            case .ended:
+                await service.abandon(id.rawValue)
+                throw CallEnded(cause: endCause ?? .callerHangup)
+            case .key(let key):
+                guard key == settings?.callbackKey else { continue }
+                let sequence = state.withLockedValue { $0.nextSequence }
+                try? await service.requestCallback(id.rawValue, number: callerNumber, nextSequence: sequence + 2)
+            case .signal(let signal):
+                switch signal {
+                case .joined(let position, let predicted):
+                    emit(QueueEventType.joined, [
+                        "queue": .string(request.queue), "position": .int(Int64(position)), "priority": .int(Int64(request.priority)),
+                        "predictedWaitMs": predicted.map { .int($0.acdMilliseconds) } ?? .null,
+                    ])
+                    if let settings, settings.announceOnJoin {
+                        await announce(position: position, predicted: predicted, settings: settings, rtp: rtp)
+                    }
+                case .announce(let position, let predicted):
+                    if let settings { await announce(position: position, predicted: predicted, settings: settings, rtp: rtp) }
+                case .offered(let agent, let seat):
+                    emit(AgentEventType.offered, ["agent": .string(agent), "seat": .string(seat), "queue": .string(request.queue)])
+                case .offerEnded(let agent, let reason):
+                    emit(AgentEventType.noAnswer, ["agent": .string(agent), "reason": .string(reason), "queue": .string(request.queue)])
+                case .connected(let leg, let agent):
+                    keys.cancel()
+                    rtp.stopPlayback()
+                    emit(AgentEventType.answered, ["agent": .string(agent), "queue": .string(request.queue)])
+                    emit(QueueEventType.left, ["queue": .string(request.queue), "reason": .string(ExitReason.answered.rawValue)])
+                    do {
+                        try await converse(with: leg)
+                    } catch {
+                        await service.conversationEnded(agent: agent, entry: id.rawValue)
+                        throw error
+                    }
+                    await service.conversationEnded(agent: agent, entry: id.rawValue)
+                    return .connected
+                case .left(let reason, let overflow, let waited):
+                    rtp.stopPlayback()
+                    var data: [String: JSONValue] = [
+                        "queue": .string(request.queue), "reason": .string(reason.rawValue), "waitedMs": .int(waited.acdMilliseconds),
+                    ]
+                    if let overflow { data["overflow"] = .string(overflow.description) }
+                    emit(QueueEventType.left, data)
+                    switch overflow {
+                    case .queue:
+                        startHoldMusic(rtp)   // moved to another queue: the wait goes on
+                        continue
+                    case .node(let node):
+                        return .overflow(node: node)
+                    case .callback:
+                        return .overflow(node: settings?.callbackNode ?? "callback-offer")
+                    case nil:
+                        return .left(reason: reason.rawValue)
+                    }
+                case .callbackScheduled(let number):
+                    keys.cancel()
+                    rtp.stopPlayback()
+                    emit(QueueEventType.callbackScheduled, ["queue": .string(request.queue), "number": .string(number)])
+                    let text = language.hasPrefix("zh") ? "好的，轮到您时我们会回电，请挂机。" : "We will call you back when it is your turn. You may hang up now."
+                    _ = try? await say(text, language: language, voice: "normal", interruptible: false)
+                    return .callback
+                }
+            }
+        }
+        throw CallEnded(cause: endCause ?? .callerHangup)
     }
 
-    /// Rings every member at once; the first to answer wins, the others are cancelled.
-    private func ringAll(_ members: [String], originator: Originator, headers: [SIPHeader], timeout: Duration,
-                         loop: EventLoop) async -> Result<Leg, OriginateError> {
-        await withTaskGroup(of: Result<Leg, OriginateError>.self) { group in
-            for member in members {
-                group.addTask { [callerNumber, codec] in
-                    do {
-                        let leg = try await originator.originate(
-                            to: member, from: callerNumber, headers: headers, on: loop, ringTimeout: timeout,
-                            preferring: Self.audioCodec(named: codec))
-                        return .success(leg)
-                    } catch {
-                        return .failure((error as? OriginateError) ?? .cancelled)
-                    }
-                }
-            }
-            var winner: Leg?
-            var lastError: OriginateError = .notRegistered(members.first ?? "")
-            var anyRang = false
-            while let result = await group.next() {
-                switch result {
-                case .success(let leg):
-                    if winner == nil, endCause == nil {
-                        winner = leg
-                        group.cancelAll()
-                    } else {
-                        leg.sip.hangup()
-                        leg.rtp.close(cause: .cancelled)
-                    }
-                case .failure(let error):
-                    if case .notRegistered = error {} else { anyRang = true; lastError = error }
-                }
-            }
-            if let winner { return .success(winner) }
-            return .failure(anyRang ? lastError : .notRegistered(members.joined(separator: ",")))
+    private func startHoldMusic(_ rtp: RTPSession) {
+        if let music = prompts.holdMusic { _ = rtp.play([music], interruptible: false, loop: true) }
+    }
+
+    /// "You are number 3; about 4 minutes": spoken over a pause in the music.
+    private func announce(position: Int, predicted: Duration?, settings: QueueAnnouncements, rtp: RTPSession) async {
+        var parts: [String] = []
+        let zh = language.hasPrefix("zh")
+        if settings.position {
+            parts.append(zh ? "您现在排在第\(position)位。" : "You are number \(position) in the queue.")
         }
+        if settings.holdTime, let predicted {
+            let minutes = max(1, Int((predicted.acdMilliseconds + 59_999) / 60_000))
+            parts.append(zh ? "预计等待约\(minutes)分钟。" : "The expected wait is about \(minutes) minute\(minutes == 1 ? "" : "s").")
+        }
+        if let key = settings.callbackKey {
+            parts.append(zh ? "如需回电，请按\(key)。" : "To be called back instead, press \(key).")
+        }
+        guard !parts.isEmpty else { return }
+        rtp.stopPlayback()
+        _ = try? await say(parts.joined(separator: " "), language: language, voice: "normal", interruptible: false)
+        if endCause == nil { startHoldMusic(rtp) }
     }
 
     public func dial(_ request: DialRequest) async throws(CallEnded) -> DialOutcome {

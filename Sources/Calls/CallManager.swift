@@ -1,3 +1,4 @@
+import ACD
 import Dialplan
 import Foundation
 import HotlineCore
@@ -151,6 +152,10 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
 
     // Called on the SIP loop.
     public func endpoint(_ endpoint: SIPEndpoint, incomingCall session: InviteServerSession) {
+        if case .account(let seat) = session.caller, session.calledNumber.hasPrefix("*9"), let queues = services.queues {
+            featureCode(session, seat: seat, queues: queues)
+            return
+        }
         if settings.lines[session.calledNumber] == nil, case .account(let user) = session.caller, let originator {
             connectExtensionCall(session, from: user, originator: originator)
             return
@@ -188,6 +193,68 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
             return
         }
         let language = line.language.flatMap { plan.languages.contains($0) ? $0 : nil } ?? plan.language
+        let interpreter = DialplanInterpreter(plan: plan, version: bundle.version, calendar: bundle.calendar, logger: logger)
+        let variables = settings.dialplanVariables
+        let repeatCalls = self.repeatCalls
+        startCall(session, offer: offer, negotiated: negotiated, sessionID: sessionID, language: language, bundle: bundle,
+                  metadata: ["dialplan": "\(plan.name)", "version": "\(bundle.version)"]) { call in
+            var initial = variables
+            if let repeatCalls {
+                let counts = await repeatCalls(call.callerNumber)
+                initial["repeat.day"] = String(counts.day)
+                initial["repeat.week"] = String(counts.week)
+            } else {
+                initial["repeat.day"] = "0"
+                initial["repeat.week"] = "0"
+            }
+            let outcome = await interpreter.run(call, language: language, variables: initial)
+            call.logger.debug("dialplan finished", metadata: ["outcome": "\(outcome)"])
+        }
+    }
+
+    /// A seat's feature code (`*90` log in, `*91` ready, `*92` not ready, `*93` log out): the
+    /// call is answered, the result spoken, and the call ended.
+    private func featureCode(_ session: InviteServerSession, seat: String, queues: QueueService) {
+        guard !session.request.body.isEmpty,
+            let offer = try? SessionDescription.parse(String(decoding: session.request.body, as: UTF8.self)),
+            let negotiated = try? OfferAnswer.answer(
+                offer: offer, localAddress: media.address, localPort: 0, sessionID: 1, sessionVersion: 1, supported: settings.codecs
+            ).negotiated
+        else {
+            refuse(session, language: nil, status: 488, reason: "Not Acceptable Here", cause: .rejected)
+            return
+        }
+        let code = session.calledNumber
+        var rng = SystemRandomNumberGenerator()
+        let sessionID = UInt64.random(in: 1...UInt64(Int64.max), using: &rng)
+        startCall(session, offer: offer, negotiated: negotiated, sessionID: sessionID, language: "zh-CN", bundle: dialplans.current,
+                  metadata: ["feature-code": "\(code)", "seat": "\(seat)"]) { call in
+            let result = await queues.featureCode(code, seat: seat)
+            let text: String
+            switch result {
+            case .success(let done):
+                call.logger.info("feature code", metadata: ["code": "\(code)", "seat": "\(seat)", "result": "\(done)"])
+                text = Self.featureCodeConfirmation[code] ?? "OK"
+            case .failure(let error):
+                call.logger.notice("feature code refused", metadata: ["code": "\(code)", "seat": "\(seat)", "error": "\(error)"])
+                text = "操作失败。"
+            }
+            call.emit("hotline.agent.feature-code", ["code": .string(code), "seat": .string(seat),
+                                                     "ok": .bool((try? result.get()) != nil)])
+            guard (try? await call.answer()) != nil else { return }
+            _ = try? await call.say(text, language: "zh-CN", voice: "normal", interruptible: false)
+            await call.hangup()
+        }
+    }
+
+    static let featureCodeConfirmation = ["*90": "已登录。", "*91": "已就绪。", "*92": "已示忙。", "*93": "已退出。"]
+
+    /// Opens media for an answerable call (a line, a feature code), registers it, and runs
+    /// `run` once its media is ready; the call answers when `run` decides.
+    private func startCall(
+        _ session: InviteServerSession, offer: SessionDescription, negotiated: NegotiatedAudio, sessionID: UInt64, language: String,
+        bundle: DialplanBundle, metadata: Logger.Metadata, run: @escaping @Sendable (Call) async -> Void
+    ) {
         let call = Call(
             id: .random(), sip: session, language: language, codec: MediaCodec(negotiated.codec).name,
             prompts: bundle.prompts, events: events, recording: settings.recording, services: services, logger: logger)
@@ -202,11 +269,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
             metadata: [
                 "call": "\(call.id)", "from": "\(call.callerNumber)", "to": "\(call.calledNumber)",
                 "sip-call-id": "\(session.callID)", "flow": "\(session.flow)", "codec": "\(negotiated.codec)",
-                "dialplan": "\(plan.name)", "version": "\(bundle.version)",
-            ])
-        let interpreter = DialplanInterpreter(plan: plan, version: bundle.version, calendar: bundle.calendar, logger: logger)
-        let variables = settings.dialplanVariables
-        let repeatCalls = self.repeatCalls
+            ].merging(metadata) { a, _ in a })
 
         let parameters = Leg.parameters(negotiated, noMediaTimeout: settings.noMediaTimeout.map { .milliseconds($0.milliseconds) },
                                         consumesKeys: true)
@@ -233,19 +296,7 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
                         return
                     }
                     // The dialplan runs from here, before the answer: it answers when it wants.
-                    Task {
-                        var initial = variables
-                        if let repeatCalls {
-                            let counts = await repeatCalls(call.callerNumber)
-                            initial["repeat.day"] = String(counts.day)
-                            initial["repeat.week"] = String(counts.week)
-                        } else {
-                            initial["repeat.day"] = "0"
-                            initial["repeat.week"] = "0"
-                        }
-                        let outcome = await interpreter.run(call, language: language, variables: initial)
-                        logger.debug("dialplan finished", metadata: ["call": "\(call.id)", "outcome": "\(outcome)"])
-                    }
+                    Task { await run(call) }
                 case .failure(let error):
                     logger.error("no media for call", metadata: ["call": "\(call.id)", "error": "\(error)"])
                     call.setFinalStatus(503)

@@ -63,6 +63,10 @@ public enum QueueOutcome: Sendable, Equatable {
     case connected
     /// `QUEUESTATUS`-style reason: TIMEOUT, FULL, JOINEMPTY, LEAVEEMPTY...
     case left(reason: String)
+    /// The queue's overflow rule sends the caller to this node (the voice robot, voicemail...).
+    case overflow(node: String)
+    /// The caller chose to be called back and was told so: the call ends, the place is kept.
+    case callback
 }
 
 public struct DialRequest: Sendable, Equatable {

@@ -209,6 +209,16 @@ public struct DialplanInterpreter: Sendable {
                 run.variables["queue.result"] = reason
                 if let next = enqueue.next { return .node(next.value, reason: "queue-\(reason.lowercased())") }
                 return .nextStep
+            case .overflow(let node):
+                run.variables["queue.result"] = "OVERFLOW"
+                if plan.nodes[node] != nil { return .node(node, reason: "queue-overflow") }
+                logger.warning("queue overflow names a node this dialplan lacks", metadata: ["node": "\(node)", "dialplan": "\(plan.name)"])
+                if let next = enqueue.next { return .node(next.value, reason: "queue-overflow") }
+                return .nextStep
+            case .callback:
+                run.variables["queue.result"] = "CALLBACK"
+                await call.hangup()
+                return .finished(.hungUp)
             }
 
         case .dial(let dial):

@@ -145,13 +145,6 @@ struct HotlineConfiguration: Decodable, Sendable {
         var watchInterval = 2.0
         enum CodingKeys: String, CodingKey, CaseIterable { case directory, variables, watchInterval = "watch-interval" }
     }
-    struct Queue: Decodable, Sendable {
-        var name: String
-        /// Accounts (agent seats), or ranges like `1001-1005`.
-        var members: [String] = []
-        var timeout = 120.0
-        enum CodingKeys: String, CodingKey, CaseIterable { case name, members, timeout }
-    }
     struct Calls: Decodable, Sendable {
         var answerDelay = 0.0
         /// The trunk that numbers which are not accounts are dialled through.
@@ -199,6 +192,7 @@ struct HotlineConfiguration: Decodable, Sendable {
     var lines: [LineEntry] = [LineEntry(number: "12345", dialplan: "12345.yaml")]
     var dialplans = Dialplans()
     var queues: [Queue] = []
+    var agents: [Agent] = []
     var calls = Calls()
     var shutdown = Shutdown()
     var media = Media()
@@ -212,7 +206,7 @@ struct HotlineConfiguration: Decodable, Sendable {
     var logLevel = "info"
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case sip, http, rtp, prompts, lines, dialplans, queues, calls, shutdown, media, recording, events, registrar, accounts, trunks, security,
+        case sip, http, rtp, prompts, lines, dialplans, queues, agents, calls, shutdown, media, recording, events, registrar, accounts, trunks, security,
             dataDir = "data-dir", logLevel = "log-level"
     }
 
@@ -231,6 +225,7 @@ extension HotlineConfiguration {
         lines = try c.decodeIfPresent([LineEntry].self, forKey: .lines) ?? lines
         dialplans = try c.decodeIfPresent(Dialplans.self, forKey: .dialplans) ?? Dialplans()
         queues = try c.decodeIfPresent([Queue].self, forKey: .queues) ?? []
+        agents = try c.decodeIfPresent([Agent].self, forKey: .agents) ?? []
         calls = try c.decodeIfPresent(Calls.self, forKey: .calls) ?? Calls()
         shutdown = try c.decodeIfPresent(Shutdown.self, forKey: .shutdown) ?? Shutdown()
         media = try c.decodeIfPresent(Media.self, forKey: .media) ?? Media()
@@ -415,26 +410,6 @@ extension HotlineConfiguration.Dialplans {
     }
 }
 
-extension HotlineConfiguration.Queue {
-    init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
-        members = try c.decodeIfPresent([String].self, forKey: .members) ?? members
-        timeout = try c.decodeIfPresent(Double.self, forKey: .timeout) ?? timeout
-    }
-
-    /// Members with ranges (`1001-1005`) expanded.
-    func memberNames() throws -> [String] {
-        try members.flatMap { member -> [String] in
-            guard member.contains("-") else { return [member] }
-            var account = HotlineConfiguration.Account()
-            account.range = member
-            return try account.names()
-        }
-    }
-}
-
 extension HotlineConfiguration.Calls {
     init(from decoder: Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -490,14 +465,14 @@ extension HotlineConfiguration.Shutdown {
     }
 }
 
-private struct AnyKey: CodingKey {
+struct AnyKey: CodingKey {
     var stringValue: String
     var intValue: Int? { nil }
     init(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
 }
 
-private func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ decoder: Decoder, _ keys: K.Type) throws {
+func rejectUnknownKeys<K: CodingKey & CaseIterable>(_ decoder: Decoder, _ keys: K.Type) throws {
     let known = Set(K.allCases.map(\.stringValue))
     let container = try decoder.container(keyedBy: AnyKey.self)
     for key in container.allKeys where !known.contains(key.stringValue) {
@@ -558,10 +533,18 @@ extension HotlineConfiguration {
         }
         if lines.isEmpty { problems.append("lines: at least one number must be configured") }
         var queueNames = Set<String>()
-        for (index, queue) in queues.enumerated() {
-            if !queueNames.insert(queue.name).inserted { problems.append("queues[\(index)]: queue \(queue.name) is defined twice") }
-            if queue.timeout <= 0 { problems.append("queues[\(index)].timeout must be positive") }
-            do { _ = try queue.memberNames() } catch { problems.append("queues[\(index)].members: \(error)") }
+        for (index, queue) in queues.enumerated() where !queueNames.insert(queue.name).inserted {
+            problems.append("queues[\(index)]: queue \(queue.name) is defined twice")
+        }
+        for (index, queue) in queues.enumerated() { problems += queue.problems(index: index, queueNames: queueNames) }
+        var agentIDs = Set<String>(), seats = [String: String]()
+        for (index, agent) in agents.enumerated() {
+            if !agentIDs.insert(agent.id).inserted { problems.append("agents[\(index)]: agent \(agent.id) is defined twice") }
+            if let seat = agent.seat {
+                if let other = seats[seat] { problems.append("agents[\(index)].seat: seat \(seat) is already \(other)'s") }
+                seats[seat] = agent.id
+            }
+            problems += agent.problems(index: index, queueNames: queueNames)
         }
         if dialplans.watchInterval < 0 { problems.append("dialplans.watch-interval must be 0 (off) or positive") }
         if let webhook = events.webhook {

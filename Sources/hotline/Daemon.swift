@@ -1,3 +1,4 @@
+import ACD
 import API
 import AsyncHTTPClient
 import Calls
@@ -151,10 +152,15 @@ struct Daemon {
         let originator = Originator(
             endpoint: endpoint, media: media, outboundTrunk: configuration.calls.outboundTrunk.flatMap { registrar.trunk(named: $0) },
             noMediaTimeout: settings.noMediaTimeout, codecs: codecs, logger: Logger(label: "hotline.calls"))
-        var queues: [String: QueueSettings] = [:]
-        for q in configuration.queues {
-            queues[q.name] = QueueSettings(name: q.name, members: try q.memberNames(), timeout: .milliseconds(Int64(q.timeout * 1000)))
-        }
+        let queues = QueueService(
+            queues: configuration.queues.map(\.acd), agents: configuration.agents.map(\.profile),
+            announcements: Dictionary(configuration.queues.map { ($0.name, $0.announcements) }, uniquingKeysWith: { a, _ in a }),
+            originator: originator, events: outbox, lineNumber: configuration.lines.first?.number ?? "12345",
+            seatRegistered: { seat in
+                let contacts = (try? await registrar.contacts(of: seat).get()) ?? []
+                return contacts.contains { $0.reachable }
+            },
+            logger: Logger(label: "hotline.acd"))
         let callServices = CallServices(
             originator: originator,
             speech: EspeakSynthesizer(cacheDirectory: dataDir + "/tts", logger: Logger(label: "hotline.tts")),
@@ -179,7 +185,7 @@ struct Daemon {
         let http = HotlineAPI.application(
             configuration: APIConfiguration(address: configuration.http.address, port: configuration.http.port, token: configuration.http.token),
             dependencies: APIDependencies(outbox: outbox, delivery: delivery, calls: calls, registry: registry,
-                                          dialplans: { dialplans.status }),
+                                          dialplans: { dialplans.status }, queues: queues),
             eventLoopGroup: group)
 
         // Graceful shutdown runs in reverse order: SIP drains its calls first (their last
@@ -190,7 +196,9 @@ struct Daemon {
             registry: dialplans, folders: [dialplanSource.directory, dialplanSource.promptDirectory],
             interval: configuration.dialplans.watchInterval > 0 ? .milliseconds(Int64(configuration.dialplans.watchInterval * 1000)) : nil,
             logger: Logger(label: "hotline.dialplan"))
-        services += [.init(service: watcher), .init(service: http), .init(service: sipService)]
+        // Shut down first (last in the list): the desk feeds end, so the API can stop.
+        services += [.init(service: watcher), .init(service: http), .init(service: sipService),
+                     .init(service: QueueServiceRunner(queues: queues))]
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("hotline ready", metadata: [
@@ -344,5 +352,16 @@ struct SIPService: Service {
         endpoint.beginDrain()
         await calls.drain(timeout: drainTimeout)
         await endpoint.stop()
+    }
+}
+
+/// Runs until graceful shutdown, then ends the agents' desk feeds (open server-sent event
+/// streams would otherwise keep the HTTP server from stopping) and the ACD's timers.
+struct QueueServiceRunner: Service {
+    let queues: QueueService
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await queues.shutdown()
     }
 }

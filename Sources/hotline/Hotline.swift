@@ -7,7 +7,7 @@ struct Hotline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hotline",
         abstract: "The 12345 hotline call-processing daemon.",
-        subcommands: [Serve.self, Accounts.self, DialplanCommand.self, BenchEvents.self])
+        subcommands: [Serve.self, Accounts.self, DialplanCommand.self, SimulateCommand.self, BenchEvents.self])
 }
 
 struct Serve: AsyncParsableCommand {

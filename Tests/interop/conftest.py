@@ -99,7 +99,8 @@ def http_listening(port: int) -> bool:
 class Hotline:
     def __init__(self, tmp: Path, rtp_range: tuple[int, int] | None = None,
                  no_media_timeout: float | None = None, drain_timeout: float | None = None,
-                 extra: list[str] | None = None, config_edit=None, dialplan_hours: str = "00:00-24:00"):
+                 extra: list[str] | None = None, config_edit=None, dialplan_hours: str = "00:00-24:00",
+                 dialplans: dict[str, str] | None = None):
         """`config_edit(text) -> text` derives a config from hotline.yaml (written to `tmp`,
         with the prompt directory made absolute)."""
         self.sip_port = free_port()
@@ -114,6 +115,8 @@ class Hotline:
         # hours and holiday branches with edited copies).
         self.dialplans = tmp / "Dialplans"
         copy_dialplans(self.dialplans, hours=dialplan_hours)
+        for name, text in (dialplans or {}).items():   # extra dialplans for a test's own lines
+            (self.dialplans / name).write_text(text)
         text = (HOTLINE_CONFIG.read_text()
                 .replace("directory: Prompts", f"directory: {REPO / 'Prompts'}")
                 .replace("directory: Dialplans", f"directory: {self.dialplans}"))
@@ -167,6 +170,30 @@ class Hotline:
             if line.startswith(series + " "):
                 return float(line.split()[-1])
         return 0.0
+
+    def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        """An HTTP API call: (status, JSON body), errors included."""
+        import json
+        import urllib.error
+        import urllib.request
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+        req = urllib.request.Request(f"http://{LOCAL}:{self.http_port}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def login(self, agent: str, seat: str, timeout: float = 10) -> dict:
+        """Logs an agent in once its seat has registered (409 until then)."""
+        deadline = time.time() + timeout
+        while True:
+            status, body = self.api("POST", f"/v1/agents/{agent}/login", {"seat": seat})
+            if status == 200 or time.time() > deadline:
+                assert status == 200, (status, body)
+                return body
+            time.sleep(0.2)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -7,13 +7,14 @@ import pjsua2 as pj
 LOCAL = "127.0.0.1"
 
 
-def start_endpoint(clock_rate: int = 8000, log_level: int = 3, transport: int = pj.PJSIP_TRANSPORT_UDP) -> pj.Endpoint:
+def start_endpoint(clock_rate: int = 8000, log_level: int = 3, transport: int = pj.PJSIP_TRANSPORT_UDP,
+                   max_calls: int = 4) -> pj.Endpoint:
     ep = pj.Endpoint()
     ep.libCreate()
     cfg = pj.EpConfig()
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = False
-    cfg.uaConfig.maxCalls = 4
+    cfg.uaConfig.maxCalls = max_calls
     cfg.logConfig.level = log_level
     cfg.logConfig.consoleLevel = log_level
     cfg.medConfig.clockRate = clock_rate

@@ -1,0 +1,197 @@
+"""The ACD end to end over loopback: pjsua2 agent seats (auto-answer), SIPp callers, the
+agents' HTTP API and desk feed (docs/queues.md)."""
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import LOCAL, free_port, free_udp_range, require_tool
+
+HERE = Path(__file__).parent
+SCENARIOS = HERE / "scenarios"
+
+# A line that queues straight away (the 12345 menu is tested in test_dialplan.py).
+QUEUE_PLAN = """\
+language: zh-CN
+languages: [zh-CN, en-US]
+timezone: Asia/Shanghai
+start: start
+nodes:
+  start:
+    - answer
+    - enqueue:
+        queue: general
+        next: left
+  left:
+    - hangup
+"""
+
+
+def queue_config(text: str, ring_timeout: int = 4, strategy: str = "longest-idle") -> str:
+    text = text.replace("    strategy: longest-idle", f"    strategy: {strategy}\n    handling-time: 3", 1)
+    text = text.replace("    ring-timeout: 15 ", f"    ring-timeout: {ring_timeout} ", 1)
+    text = text.replace("    wrapup: 5 ", "    wrapup: 1 ", 1)
+    assert "handling-time: 3" in text and f"ring-timeout: {ring_timeout} " in text and "wrapup: 1 " in text
+    return text.replace("lines:\n", "lines:\n  - number: \"12399\"\n    dialplan: queue-test.yaml\n", 1)
+
+
+class Feed:
+    """Reads an agent's server-sent events in a thread: (arrival time, type, data)."""
+
+    def __init__(self, h, agent: str):
+        self.events: list[tuple[float, str, dict]] = []
+        self.response = urllib.request.urlopen(f"http://{LOCAL}:{h.http_port}/v1/agents/{agent}/feed", timeout=120)
+        assert self.response.headers["Content-Type"].startswith("text/event-stream")
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        kind = None
+        try:
+            for raw in self.response:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind:
+                    self.events.append((time.time(), kind, json.loads(line[6:])))
+                    kind = None
+        except Exception:   # closed at the end of the test
+            pass
+
+    def close(self):
+        self.response.close()
+
+
+def start_seats(h, tmp_path, seats, never_answer="", talk=2.0, duration=60.0):
+    """One pjsua2 process per seat (a softphone each)."""
+    procs = {}
+    for seat in seats:
+        ready = tmp_path / f"seat-{seat}.ready"
+        out = open(tmp_path / f"seat-{seat}.json", "w")
+        procs[seat] = subprocess.Popen(
+            [sys.executable, str(HERE / "pjsua_agents.py"), str(h.sip_port), "--seats", seat,
+             "--never-answer", never_answer, "--talk", str(talk), "--duration", str(duration), "--ready-file", str(ready),
+             "--media-port", str(free_udp_range(20)[0])],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 15
+    for seat, proc in procs.items():
+        while not (tmp_path / f"seat-{seat}.ready").exists():
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / f"seat-{seat}.json").read_text()[-3000:]
+            time.sleep(0.1)
+    return procs
+
+
+def seats_result(procs, tmp_path) -> dict:
+    result = {}
+    for seat, proc in procs.items():
+        proc.wait(timeout=120)
+        text = (tmp_path / f"seat-{seat}.json").read_text()
+        lines = [l for l in text.splitlines() if l.startswith("{")]
+        assert lines, text[-3000:]
+        result.update(json.loads(lines[-1]))
+    return result
+
+
+def run_callers(h, tmp_path, calls: int, rate: int = 10):
+    sipp = require_tool("sipp")
+    cmd = [sipp, f"{LOCAL}:{h.sip_port}", "-sf", str(SCENARIOS / "uac-queue.xml"), "-s", "12399",
+           "-i", LOCAL, "-mi", LOCAL, "-p", str(free_port()), "-mp", str(free_port()),
+           "-m", str(calls), "-r", str(rate), "-l", str(calls), "-nostdin", "-timeout", "150s", "-timeout_error",
+           "-trace_err", "-error_file", str(tmp_path / "sipp-errors.log"),
+           "-trace_screen", "-screen_file", str(tmp_path / "sipp-screen.log")]
+    p = subprocess.run(cmd, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, timeout=170)
+    screen = (tmp_path / "sipp-screen.log").read_text(errors="replace") if (tmp_path / "sipp-screen.log").exists() else ""
+    return p.returncode, screen
+
+
+def events_by_call(h) -> dict[str, list[dict]]:
+    status, body = h.api("GET", "/v1/events?limit=1000")
+    assert status == 200, body
+    calls: dict[str, list[dict]] = {}
+    for e in body["events"]:
+        calls.setdefault(e["subject"], []).append(e)
+    return calls
+
+
+def test_twenty_callers_five_agent_seats(hotline_factory, tmp_path):
+    """20 SIPp callers, 5 pjsua2 seats, longest-idle: every caller is answered; the four
+    answering agents share the calls evenly; the seat that never answers is skipped each time
+    (the caller keeps their place) and is put not-ready after 3 unanswered offers; the offer
+    INVITE carries the context headers, and the desk feed shows it before the answer."""
+    h = hotline_factory(rtp_range=free_udp_range(120), no_media_timeout=0, config_edit=queue_config,
+                        dialplans={"queue-test.yaml": QUEUE_PLAN})
+    seats = ["1001", "1002", "1003", "1004", "1005"]
+    proc = start_seats(h, tmp_path, seats, never_answer="1005", talk=2.0, duration=70)
+    try:
+        for seat in seats:
+            assert h.login(f"a{seat}", seat)["state"] == "ready"
+        feed = Feed(h, "a1001")
+        rc, screen = run_callers(h, tmp_path, 20, rate=10)
+        assert rc == 0, screen[-3000:]
+        status, queue = h.api("GET", "/v1/queues/general")
+        assert status == 200
+        assert queue["total"]["answered"] == 20 and queue["total"]["abandoned"] == 0, queue["total"]
+        assert queue["waiting"] == 0
+        status, a1005 = h.api("GET", "/v1/agents/a1005")
+        assert (a1005["state"], a1005["reason"]) == ("not-ready", "no-answer"), a1005
+    finally:
+        result = seats_result(proc, tmp_path)
+        feed_events = list(getattr(locals().get("feed"), "events", []))
+        if "feed" in locals():
+            feed.close()
+
+    answered = {s: result[s]["answered"] for s in seats}
+    assert answered["1005"] == 0 and len(result["1005"]["offers"]) == 3, result["1005"]
+    working = [answered[s] for s in seats[:4]]
+    assert sum(working) == 20 and max(working) - min(working) <= 2, answered
+
+    # Each offer names the call, the queue and the IVR path.
+    for seat in seats:
+        for offer in result[seat]["offers"]:
+            headers = offer["headers"]
+            assert headers.get("X-Hotline-Queue") == "general", headers
+            assert headers.get("X-Hotline-IVR-Path") == "start", headers
+            assert len(headers.get("X-Hotline-Call-ID", "")) >= 16, headers
+
+    # The desk feed of a1001 showed each of its callers before the phone was answered.
+    offers = {d["call"]: (t, d) for t, kind, d in feed_events if kind == "offer"}
+    for offer in result["1001"]["offers"]:
+        call = offer["headers"]["X-Hotline-Call-ID"]
+        assert call in offers, (call, [k for _, k, _ in feed_events])
+        shown, data = offers[call]
+        assert shown < offer["at"] + 0.3, (shown, offer["at"])   # the seat answers 0.3 s after the INVITE
+        assert data["queue"] == "general" and data["caller"].startswith("1380000"), data
+        assert data["context"]["ivr.path"] == "start", data
+
+    # Events: each caller joined and left ANSWERED; a1005's offers are no-answer events.
+    calls = events_by_call(h)
+    queued = [evs for evs in calls.values() if any(e["type"] == "hotline.queue.joined" for e in evs)]
+    assert len(queued) == 20
+    for evs in queued:
+        left = [e["data"]["reason"] for e in evs if e["type"] == "hotline.queue.left"]
+        assert left == ["ANSWERED"], left
+    no_answer = [e for evs in queued for e in evs if e["type"] == "hotline.agent.no-answer"]
+    assert [e["data"]["agent"] for e in no_answer] == ["a1005"] * 3, no_answer
+    states = [e["data"] for evs in calls.values() for e in evs if e["type"] == "hotline.agent.state-changed"
+              and e["data"]["agent"] == "a1005"]
+    assert states[-1]["to"] == "not-ready" and states[-1]["reason"] == "3 offers not answered", states
+
+
+def test_agent_api_refuses_bad_requests(hotline_factory, tmp_path):
+    """404 for unknown agents and queues, 409 with the reason for illegal transitions and for a
+    seat without a registered phone; the feature codes log an agent in and out from the phone."""
+    h = hotline_factory()
+    assert h.api("GET", "/v1/agents/nobody")[0] == 404
+    assert h.api("GET", "/v1/queues/nowhere")[0] == 404
+    status, body = h.api("POST", "/v1/agents/a1001/state", {"state": "ready"})
+    assert status == 409 and "log in" in body["error"]["message"], body
+    status, body = h.api("POST", "/v1/agents/a1001/login", {"seat": "1001"})
+    assert status == 409 and body["error"]["code"] == "seat-not-registered", body
+    status, body = h.api("POST", "/v1/agents/a1001/state", {"state": "dancing"})
+    assert status == 400, body
+    status, agents = h.api("GET", "/v1/agents")
+    assert status == 200 and [a["id"] for a in agents["agents"]][:2] == ["a1001", "a1002"], agents
+    assert all(a["state"] == "logged-out" for a in agents["agents"])
