@@ -15,6 +15,8 @@ import SIPStack
 public struct CallServices: Sendable {
     /// Dials agents and numbers (nil: `dial`, `transfer` and `enqueue` fail).
     public var originator: Originator?
+    /// For supervisors' conferences on queue calls.
+    public var media: MediaEngine?
     public var speech: (any SpeechSynthesizer)?
     public var webhooks: (any WebhookClient)?
     /// The ACD (`queues:` and `agents:` in the config); nil: `enqueue` fails with JOINEMPTY.
@@ -28,11 +30,12 @@ public struct CallServices: Sendable {
     public var sipPort: Int
 
     public init(
-        originator: Originator? = nil, speech: (any SpeechSynthesizer)? = nil, webhooks: (any WebhookClient)? = nil,
+        originator: Originator? = nil, media: MediaEngine? = nil, speech: (any SpeechSynthesizer)? = nil, webhooks: (any WebhookClient)? = nil,
         queues: QueueService? = nil, messageDirectory: String? = nil, answerDelay: Duration = .zero,
         sipHost: String = "127.0.0.1", sipPort: Int = 5060
     ) {
         self.originator = originator
+        self.media = media
         self.speech = speech
         self.webhooks = webhooks
         self.queues = queues
@@ -165,6 +168,7 @@ extension Call: DialplanCall {
             keys.cancel()
         }
         startHoldMusic(rtp)
+        let queuedAt = ContinuousClock.now
         for await wait in waits {
             switch wait {
             case .ended:
@@ -194,7 +198,10 @@ extension Call: DialplanCall {
                     keys.cancel()
                     rtp.stopPlayback()
                     emit(AgentEventType.answered, ["agent": .string(agent), "queue": .string(request.queue)])
-                    emit(QueueEventType.left, ["queue": .string(request.queue), "reason": .string(ExitReason.answered.rawValue)])
+                    emit(QueueEventType.left, [
+                        "queue": .string(request.queue), "reason": .string(ExitReason.answered.rawValue),
+                        "waitedMs": .int((ContinuousClock.now - queuedAt).acdMilliseconds),
+                    ])
                     do {
                         try await converse(with: leg)
                     } catch {
@@ -343,6 +350,11 @@ extension Call: DialplanCall {
             if resumeNow { c.resume() }
         }
         rtp.unbridge()
+        if let conference = state.withLockedValue({ $0.conference }) {
+            _ = conference.leave(rtp)
+            _ = conference.leave(leg.rtp)
+            releaseSupervisors(.normalClearing)
+        }
         if let ended = endCause { throw CallEnded(cause: ended) }
     }
 

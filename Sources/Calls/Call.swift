@@ -48,6 +48,9 @@ public final class Call: @unchecked Sendable {   // mutable state behind `state`
         var node: String?
         /// Work to cancel when the call ends (ringing agents, a dialled number).
         var cancelOnEnd: [@Sendable () -> Void] = []
+        /// Supervisors on the conversation (account → leg) and the mixer they brought in.
+        var supervisors: [String: Leg] = [:]
+        var conference: Conference?
     }
     let state = NIOLockedValueBox(State())
 
@@ -216,6 +219,7 @@ public final class Call: @unchecked Sendable {   // mutable state behind `state`
 
     /// Closes our media, and the connected party's leg if the caller was talking to one.
     private func releaseMedia(_ cause: HangupCause) {
+        releaseSupervisors(cause)
         rtp?.close(cause: cause)
         if let other = state.withLockedValue({ s -> Leg? in defer { s.connected = nil }; return s.connected }) {
             other.sip.hangup()

@@ -108,10 +108,13 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
 
     /// A supervisor listens, whispers to the agent, or barges in (`POST /v1/calls/{id}/monitor`).
     public func monitor(call id: String, supervisor: String, mode: MonitorMode) async throws(CallOperationError) {
-        guard let call = bridgedCalls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) else {
-            throw calls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) == nil ? .notFound : .notBridged
+        if let call = bridgedCalls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) {
+            try await call.monitor(by: supervisor, mode: mode)
+        } else if let call = calls.withLockedValue({ $0[CallIdentifier(rawValue: id)] }) {
+            try await call.monitor(by: supervisor, mode: mode)   // a queue (or dialled) conversation
+        } else {
+            throw .notFound
         }
-        try await call.monitor(by: supervisor, mode: mode)
     }
     public func snapshots() -> [CallSnapshot] {
         (activeCalls.map(\.snapshot) + bridgedCalls.withLockedValue { $0.values.map(\.snapshot) }).sorted { $0.startedAt < $1.startedAt }

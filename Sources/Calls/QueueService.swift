@@ -55,6 +55,9 @@ public actor QueueService {
     private let decisionsCounter = Counter(label: "hotline_acd_decisions_total")
     /// From the decision to the agent's phone ringing (180).
     private let offerLatency = Timer(label: "hotline_acd_offer_seconds", preferredDisplayUnit: .seconds)
+    /// Callers waiting per queue and agents per state, for `/metrics`.
+    private var waitingByQueue: [String: Int] = [:]
+    private var agentsByState: [String: Int] = [:]
     /// Per queue: what waiting callers hear besides music.
     public nonisolated let announcements: [String: QueueAnnouncements]
     private let seatRegistered: (@Sendable (String) async -> Bool)?
@@ -228,6 +231,7 @@ public actor QueueService {
             switch action {
             case .joined(let entry, let queue, let position, let wait):
                 logger.info("queued", metadata: ["call": "\(entry)", "queue": "\(queue)", "position": "\(position)"])
+                waiting(queue, +1)
                 waiters[entry]?.yield(.joined(position: position, predictedWait: wait))
             case .offer(let offer):
                 startOffer(offer)
@@ -239,6 +243,10 @@ public actor QueueService {
                 }
             case .left(let entry, let queue, let reason, let waited, let overflow):
                 logger.info("left queue", metadata: ["call": "\(entry)", "queue": "\(queue)", "reason": "\(reason.rawValue)"])
+                Counter(label: "hotline_queue_left_total", dimensions: [("queue", queue), ("reason", reason.rawValue)]).increment()
+                Timer(label: "hotline_queue_wait_seconds", dimensions: [("queue", queue)], preferredDisplayUnit: .seconds)
+                    .recordNanoseconds(waited.acdMilliseconds * 1_000_000)
+                waiting(queue, -1)
                 if reason != .answered {
                     waiters[entry]?.yield(.left(reason: reason, overflow: overflow, waited: waited))
                 }
@@ -388,7 +396,7 @@ public actor QueueService {
 
     private func callbackConnected(_ offer: Offer, agentLeg: Leg, citizen: Leg) async {
         acd.callbackConnected(offer.entry)
-        emitCallback(offer.entry, "hotline.call.connected", ["party": .string(offer.agent), "callback": .string(citizen.party)])
+        emitCallback(offer.entry, "hotline.call.connected", ["party": .string(citizen.party)])
         _ = try? await agentLeg.rtp.bridge(with: citizen.rtp).get()
         let ended = AsyncStream<Void>.makeStream()
         for leg in [agentLeg, citizen] {
@@ -423,7 +431,18 @@ public actor QueueService {
 
     // MARK: Agent events and feeds
 
+    private func waiting(_ queue: String, _ change: Int) {
+        let n = max(0, waitingByQueue[queue, default: 0] + change)
+        waitingByQueue[queue] = n
+        Gauge(label: "hotline_queue_waiting", dimensions: [("queue", queue)]).record(n)
+    }
+
     private func agentStateChanged(_ agent: AgentID, from: AgentState, to: AgentState, reason: String?) {
+        for (state, change) in [(from.name, -1), (to.name, 1)] where state != "logged-out" {
+            let n = max(0, agentsByState[state, default: 0] + change)
+            agentsByState[state] = n
+            Gauge(label: "hotline_agents", dimensions: [("state", state)]).record(n)
+        }
         if case .loggedOut = from { agentSessions[agent] = (CallIdentifier.random(), 1) }
         if let session = agentSessions[agent] {
             var data: [String: JSONValue] = ["agent": .string(agent), "from": .string(from.name), "to": .string(to.name)]

@@ -162,7 +162,7 @@ struct Daemon {
             },
             logger: Logger(label: "hotline.acd"))
         let callServices = CallServices(
-            originator: originator,
+            originator: originator, media: media,
             speech: EspeakSynthesizer(cacheDirectory: dataDir + "/tts", logger: Logger(label: "hotline.tts")),
             webhooks: HTTPWebhookClient(client: HTTPClient.shared, logger: Logger(label: "hotline.dialplan")),
             queues: queues, messageDirectory: dataDir + "/messages",

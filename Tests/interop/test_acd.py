@@ -9,6 +9,8 @@ import urllib.request
 from pathlib import Path
 
 from conftest import LOCAL, free_port, free_udp_range, require_tool
+from test_events import check_schema
+from test_phones import phones
 
 HERE = Path(__file__).parent
 SCENARIOS = HERE / "scenarios"
@@ -168,6 +170,9 @@ def test_twenty_callers_five_agent_seats(hotline_factory, tmp_path):
 
     # Events: each caller joined and left ANSWERED; a1005's offers are no-answer events.
     calls = events_by_call(h)
+    for evs in calls.values():
+        for e in evs:
+            check_schema(e)
     queued = [evs for evs in calls.values() if any(e["type"] == "hotline.queue.joined" for e in evs)]
     assert len(queued) == 20
     for evs in queued:
@@ -195,3 +200,58 @@ def test_agent_api_refuses_bad_requests(hotline_factory, tmp_path):
     status, agents = h.api("GET", "/v1/agents")
     assert status == 200 and [a["id"] for a in agents["agents"]][:2] == ["a1001", "a1002"], agents
     assert all(a["state"] == "logged-out" for a in agents["agents"])
+
+    # The phone at seat 1001 (pjsua2) dials the feature codes: log in, not ready, log out.
+    for code, state in [("*90", "ready"), ("*92", "not-ready"), ("*91", "ready"), ("*93", "logged-out")]:
+        r = phones(h, "--call", code)
+        assert r["steps"]["confirmed"], (code, r)
+        status, agent = h.api("GET", "/v1/agents/a1001")
+        assert agent["state"] == state, (code, agent)
+    status, body = h.api("POST", "/v1/agents/a1001/logout")
+    assert status == 200 and body["state"] == "logged-out", body
+    events = [e for evs in events_by_call(h).values() for e in evs]
+    for e in events:
+        check_schema(e)
+    codes = [(e["data"]["code"], e["data"]["ok"]) for e in events if e["type"] == "hotline.agent.feature-code"]
+    assert sorted(codes) == sorted([("*90", True), ("*92", True), ("*91", True), ("*93", True)]), codes
+
+
+def test_supervisor_listens_to_a_queue_call(hotline_factory, tmp_path):
+    """A supervisor's phone (1009, pjsua2) is called into an agent's queue conversation in
+    listen mode: it hears the mix, the call goes on after it leaves, events record both."""
+    h = hotline_factory(rtp_range=free_udp_range(40), no_media_timeout=0, config_edit=queue_config,
+                        dialplans={"queue-test.yaml": QUEUE_PLAN})
+    procs = start_seats(h, tmp_path, ["1001"], talk=12.0, duration=30)
+    try:
+        h.login("a1001", "1001")
+        caller = threading.Thread(target=run_callers, args=(h, tmp_path, 1), daemon=True)
+        caller.start()
+        deadline = time.time() + 15
+        agent = {}
+        while time.time() < deadline:
+            agent = h.api("GET", "/v1/agents/a1001")[1]
+            if agent["state"] == "on-call":
+                break
+            time.sleep(0.2)
+        assert agent["state"] == "on-call", agent
+        supervisor = subprocess.Popen([sys.executable, str(HERE / "pjsua_phones.py"), str(h.sip_port), "--answer", "1009"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        time.sleep(1.5)   # registered
+        status, body = h.api("POST", f"/v1/calls/{agent['call']}/monitor", {"supervisor": "1009", "mode": "listen"})
+        assert status == 200, body
+        out = supervisor.communicate(timeout=40)[0].decode().strip().splitlines()
+        result = json.loads(out[-1])
+        assert result["steps"]["confirmed"] and result["steps"]["rtp_rx"] >= 50, result
+        caller.join(timeout=40)
+        status, queue = h.api("GET", "/v1/queues/general")
+        assert queue["total"]["answered"] == 1
+    finally:
+        seats_result(procs, tmp_path)
+    calls = events_by_call(h)
+    (events,) = [evs for evs in calls.values() if any(e["type"] == "hotline.queue.joined" for e in evs)]
+    for e in events:
+        check_schema(e)
+    joined = [e["data"] for e in events if e["type"] == "hotline.party.joined"]
+    assert joined == [{"seq": joined[0]["seq"], "party": "1009", "role": "listen"}], joined
+    assert any(e["type"] == "hotline.party.left" for e in events)
+    assert events[-1]["type"] == "hotline.call.ended"

@@ -27,7 +27,11 @@ SECRET = b"interop-webhook-secret"
 SCHEMAS = REPO / "docs" / "schemas"
 TYPES = ["hotline.call.received", "hotline.call.answered", "hotline.ivr.input", "hotline.call.ended",
          "hotline.call.transferred", "hotline.recording.completed", "hotline.party.joined",
-         "hotline.party.left", "hotline.ivr.node", "hotline.call.connected", "hotline.message.recorded"]
+         "hotline.party.left", "hotline.ivr.node", "hotline.call.connected", "hotline.message.recorded",
+         "hotline.queue.joined", "hotline.queue.left", "hotline.queue.callback-scheduled",
+         "hotline.queue.callback-unanswered", "hotline.queue.callback-failed", "hotline.queue.callback-ended",
+         "hotline.agent.offered", "hotline.agent.answered", "hotline.agent.no-answer", "hotline.agent.state-changed",
+         "hotline.agent.feature-code"]
 RECEIVED, ANSWERED, INPUT, ENDED = TYPES[:4]
 RECORDING = "hotline.recording.completed"
 NODE = "hotline.ivr.node"
