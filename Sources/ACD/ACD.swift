@@ -593,6 +593,13 @@ public struct ACD: Sendable {
     }
 
     public func queue(of entryID: EntryID) -> String? { entries[entryID]?.request.queue }
+
+    /// The caller is owed a call back (waiting for their turn, or being called now).
+    public func isCallback(_ entryID: EntryID) -> Bool {
+        if callbacksInProgress[entryID] != nil { return true }
+        if case .callback? = entries[entryID]?.kind { return true }
+        return false
+    }
     public var waitingCount: Int { entries.count }
     public func offer(_ id: OfferID) -> Offer? { offers[id] }
 

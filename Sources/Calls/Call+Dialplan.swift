@@ -167,6 +167,10 @@ extension Call: DialplanCall {
             forward.cancel()
             keys.cancel()
         }
+        // A callback owed to this caller (asked for, or missed-call) continues this call's events.
+        afterLastEvent { [id] next in
+            Task { await service.callerCallEnded(id.rawValue, nextSequence: next) }
+        }
         startHoldMusic(rtp)
         let queuedAt = ContinuousClock.now
         for await wait in waits {
@@ -176,8 +180,7 @@ extension Call: DialplanCall {
                 throw CallEnded(cause: endCause ?? .callerHangup)
             case .key(let key):
                 guard key == settings?.callbackKey else { continue }
-                let sequence = state.withLockedValue { $0.nextSequence }
-                try? await service.requestCallback(id.rawValue, number: callerNumber, nextSequence: sequence + 2)
+                try? await service.requestCallback(id.rawValue, number: callerNumber)
             case .signal(let signal):
                 switch signal {
                 case .joined(let position, let predicted):

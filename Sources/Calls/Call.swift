@@ -49,6 +49,9 @@ public final class Call: @unchecked Sendable {   // mutable state behind `state`
         /// Work to cancel when the call ends (ringing agents, a dialled number).
         var cancelOnEnd: [@Sendable () -> Void] = []
         /// Supervisors on the conversation (account → leg) and the mixer they brought in.
+        /// Run once `hotline.call.ended` is out, with the next event number (a callback's
+        /// events continue the call).
+        var afterLastEvent: [@Sendable (Int) -> Void] = []
         var supervisors: [String: Leg] = [:]
         var conference: Conference?
     }
@@ -130,6 +133,19 @@ public final class Call: @unchecked Sendable {   // mutable state behind `state`
             s.answerSDP = answerSDP
             return true
         }
+    }
+
+    func afterLastEvent(_ handler: @escaping @Sendable (Int) -> Void) {
+        state.withLockedValue { $0.afterLastEvent.append(handler) }
+    }
+
+    /// `hotline.call.ended` was emitted: nothing else is numbered in this call by it.
+    func lastEventEmitted() {
+        let (handlers, next) = state.withLockedValue { s in
+            defer { s.afterLastEvent = [] }
+            return (s.afterLastEvent, s.nextSequence)
+        }
+        for h in handlers { h(next) }
     }
 
     func onEnd(_ handler: @escaping @Sendable (Call) -> Void) {

@@ -416,7 +416,10 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         count(cause.rawValue)
         let finish: @Sendable (RTPStatistics?) -> Void = { [logger] stats in
             let record = call.detailRecord(media: stats)
-            self.closeRecording(call.recording, rtp: call.rtp, emit: call.emit) { call.emit(CallEventType.ended, record) }
+            self.closeRecording(call.recording, rtp: call.rtp, emit: call.emit) {
+                call.emit(CallEventType.ended, record)
+                call.lastEventEmitted()
+            }
             var metadata: Logger.Metadata = ["call": "\(call.id)"]
             for key in ["cause", "durationMs", "talkMs", "sipStatus"] { metadata[key] = "\(record[key].map(Self.plain) ?? "-")" }
             if let stats {

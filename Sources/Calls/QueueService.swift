@@ -49,8 +49,10 @@ public actor QueueService {
     private var feeds: [AgentID: [UUID: AsyncStream<AgentFeedEvent>.Continuation]] = [:]
     /// Per-login subject of the agent's events (`hotline.agent.state-changed`).
     private var agentSessions: [AgentID: (id: CallIdentifier, sequence: Int)] = [:]
-    /// Callbacks whose caller already hung up: event numbering continues under their call id.
+    /// Callbacks: their events continue the caller's call (same id, numbering after its last
+    /// event); until that call has ended and told us its next number, they wait here.
     private var callbackSequences: [EntryID: Int] = [:]
+    private var pendingCallbackEvents: [EntryID: [(String, [String: JSONValue])]] = [:]
 
     private let decisionsCounter = Counter(label: "hotline_acd_decisions_total")
     /// From the decision to the agent's phone ringing (180).
@@ -109,11 +111,17 @@ public actor QueueService {
         finishWaiter(entry)
     }
 
-    /// The caller asked to be called back at `number` (virtual hold); `nextSequence` continues
-    /// the call's event numbering for the call back.
-    public func requestCallback(_ entry: EntryID, number: String, nextSequence: Int) throws(ACDError) {
-        callbackSequences[entry] = nextSequence
+    /// The caller asked to be called back at `number` (virtual hold).
+    public func requestCallback(_ entry: EntryID, number: String) throws(ACDError) {
         apply(try acd.requestCallback(entry, number: number, at: now))
+    }
+
+    /// A queued caller's call ended (after its last event): a callback owed to it numbers its
+    /// events from `nextSequence`.
+    public func callerCallEnded(_ entry: EntryID, nextSequence: Int) {
+        guard let pending = pendingCallbackEvents.removeValue(forKey: entry) ?? (acd.isCallback(entry) ? [] : nil) else { return }
+        callbackSequences[entry] = nextSequence
+        for (type, data) in pending { emitCallback(entry, type, data) }
     }
 
     /// The caller's conversation with `agent` ended (either side hung up).
@@ -258,7 +266,7 @@ public actor QueueService {
             case .callbackAbandoned(let entry, let queue, let number):
                 logger.notice("callback given up", metadata: ["call": "\(entry)", "queue": "\(queue)", "number": "\(number)"])
                 emitCallback(entry, "hotline.queue.callback-failed", ["queue": .string(queue), "number": .string(number)])
-                callbackSequences.removeValue(forKey: entry)
+                forgetCallback(entry)
             case .agentStateChanged(let agent, let from, let to, let reason):
                 agentStateChanged(agent, from: from, to: to, reason: reason)
             }
@@ -413,7 +421,7 @@ public actor QueueService {
             leg.rtp.close(cause: .normalClearing)
         }
         emitCallback(offer.entry, "hotline.queue.callback-ended", ["agent": .string(offer.agent)])
-        callbackSequences.removeValue(forKey: offer.entry)
+        forgetCallback(offer.entry)
         apply(acd.callEnded(agent: offer.agent, at: now))
     }
 
@@ -423,8 +431,16 @@ public actor QueueService {
         apply(acd.callbackUnanswered(offer.entry, agent: offer.agent, at: now))
     }
 
+    /// The callback is over; events still waiting for the caller's call to end keep waiting.
+    private func forgetCallback(_ entry: EntryID) {
+        if pendingCallbackEvents[entry] == nil { callbackSequences.removeValue(forKey: entry) }
+    }
+
     private func emitCallback(_ entry: EntryID, _ type: String, _ data: [String: JSONValue]) {
-        guard let sequence = callbackSequences[entry] else { return }
+        guard let sequence = callbackSequences[entry] else {
+            pendingCallbackEvents[entry, default: []].append((type, data))
+            return
+        }
         callbackSequences[entry] = sequence + 1
         events.append(CallEvent(type: type, callID: CallIdentifier(rawValue: entry), sequence: sequence, data: data))
     }

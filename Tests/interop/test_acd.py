@@ -37,6 +37,10 @@ def queue_config(text: str, ring_timeout: int = 4, strategy: str = "longest-idle
     text = text.replace("    ring-timeout: 15 ", f"    ring-timeout: {ring_timeout} ", 1)
     text = text.replace("    wrapup: 5 ", "    wrapup: 1 ", 1)
     assert "handling-time: 3" in text and f"ring-timeout: {ring_timeout} " in text and "wrapup: 1 " in text
+    # No overflow to the 12345 plan's nodes: these callers stay in the queue.
+    start = text.index("    overflow:")
+    end = text.index("  - name: enterprise")
+    text = text[:start] + text[end:]
     return text.replace("lines:\n", "lines:\n  - number: \"12399\"\n    dialplan: queue-test.yaml\n", 1)
 
 
@@ -255,3 +259,62 @@ def test_supervisor_listens_to_a_queue_call(hotline_factory, tmp_path):
     assert joined == [{"seq": joined[0]["seq"], "party": "1009", "role": "listen"}], joined
     assert any(e["type"] == "hotline.party.left" for e in events)
     assert events[-1]["type"] == "hotline.call.ended"
+
+
+def test_caller_presses_the_callback_key_and_is_called_back(hotline_factory, tmp_path):
+    """Virtual hold: a citizen's registered phone (1009) waits in the queue while the only agent
+    is not ready, presses 1, hears the confirmation and is hung up on; once the agent is
+    ready, the ACD offers the callback to the agent, the agent answers and the citizen's phone
+    is called and bridged. Both calls' events share the caller's call id."""
+    h = hotline_factory(rtp_range=free_udp_range(40), no_media_timeout=0, config_edit=queue_config,
+                        dialplans={"queue-test.yaml": QUEUE_PLAN})
+    procs = start_seats(h, tmp_path, ["1001"], talk=3.0, duration=45)
+    try:
+        status, body = h.api("POST", "/v1/agents/a1001/login", {"seat": "1001", "ready": False})
+        assert status == 200 and body["state"] == "not-ready", body
+        citizen = subprocess.Popen([sys.executable, str(HERE / "pjsua_citizen.py"), str(h.sip_port), "--call", "12399",
+                                    "--key-at", "3", "--wait-callback", "30"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 25
+        while time.time() < deadline:
+            callers = h.api("GET", "/v1/queues/general")[1]["callers"]
+            if callers and callers[0]["callback"]:
+                break
+            time.sleep(0.3)
+        assert callers and callers[0]["callback"] and callers[0]["caller"] == "1009", callers
+        time.sleep(3)   # the citizen's first call is over
+        assert h.api("POST", "/v1/agents/a1001/state", {"state": "ready"})[0] == 200
+        result = json.loads(citizen.communicate(timeout=60)[0].decode().strip().splitlines()[-1])
+    finally:
+        seats = seats_result(procs, tmp_path)
+    assert result["ok"] and result["confirmed"] and result["hung_up_by_line"], result
+    assert result["callback"] and result["callback_ended_by_peer"], result
+    call_id = result["callback_headers"]["X-Hotline-Call-ID"]
+    assert seats["1001"]["offers"][0]["headers"]["X-Hotline-Callback"] == "1009", seats
+    assert seats["1001"]["offers"][0]["headers"]["X-Hotline-Call-ID"] == call_id
+
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        events = events_by_call(h).get(call_id, [])
+        if any(e["type"] == "hotline.queue.callback-ended" for e in events):
+            break
+        time.sleep(0.3)
+    for e in events:
+        check_schema(e)
+    types = [e["type"] for e in events]
+    assert [e["data"]["seq"] for e in events] == list(range(1, len(events) + 1)), types
+    first_end = types.index("hotline.call.ended")
+    assert "hotline.queue.callback-scheduled" in types[:first_end], types
+    assert types[first_end + 1:] == ["hotline.agent.answered", "hotline.call.connected", "hotline.queue.callback-ended"], types
+    connected = events[first_end + 2]["data"]
+    assert connected["party"] == "1009", connected
+
+
+def test_openapi_document_describes_the_queue_routes(hotline):
+    """The served OpenAPI document parses as YAML and has every queue and agent route."""
+    import yaml
+    text = urllib.request.urlopen(f"http://{LOCAL}:{hotline.http_port}/openapi.yaml", timeout=5).read().decode()
+    doc = yaml.safe_load(text)
+    for path in ["/v1/queues", "/v1/queues/{name}", "/v1/agents", "/v1/agents/{id}", "/v1/agents/{id}/login",
+                 "/v1/agents/{id}/logout", "/v1/agents/{id}/state", "/v1/agents/{id}/feed", "/v1/calls/{id}/move"]:
+        assert path in doc["paths"], path
