@@ -21,3 +21,5 @@ python3 bench/bench.py "$@"
 if [ "${BENCH_NO_REGISTRAR:-0}" = 0 ]; then python3 bench/registrar_bench.py; fi
 # Bridged-call media: relay, recording, transcoding, rtpengine side by side: bench/media_bench.py.
 if [ "${BENCH_NO_MEDIA:-0}" = 0 ]; then python3 bench/media_bench.py; fi
+# Queues: ACD decisions per second and offer latency with 2,000 callers waiting: bench/acd_bench.py.
+if [ "${BENCH_NO_ACD:-0}" = 0 ]; then python3 bench/acd_bench.py; fi

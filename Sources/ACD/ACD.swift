@@ -197,7 +197,7 @@ public struct ACD: Sendable {
         }
         var entry = Entry(request: req, kind: .caller, position: position, joinedAt: now, eligibleAt: now)
         entry.firedRules = restored?.firedRules ?? []
-        if config.announceFrequency > .zero && (config.announcePosition || config.announceHoldTime) {
+        if config.announceFrequency > .zero {
             entry.nextAnnouncement = now + config.announceFrequency
         }
         insert(entry)
@@ -909,8 +909,7 @@ public struct ACD: Sendable {
         entry.offers = []
         entry.failedAgents = []
         let config = queues[target]!.configuration
-        entry.nextAnnouncement = config.announceFrequency > .zero && (config.announcePosition || config.announceHoldTime)
-            ? now + config.announceFrequency : nil
+        entry.nextAnnouncement = config.announceFrequency > .zero ? now + config.announceFrequency : nil
         insert(entry)
         guard !entry.leftReported else { return }   // a missed-call callback moves silently
         queues[target]!.counters.record(at: now) { $0.joined += 1 }

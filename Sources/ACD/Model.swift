@@ -134,7 +134,9 @@ public struct QueueConfiguration: Sendable, Equatable {
     public var serviceLevel: Duration
     /// Offer to agents whose seat is busy with a call that is not from a queue.
     public var ringInUse: Bool
-    /// Tell the caller their place / predicted wait every `announceFrequency` (zero: never).
+    /// Announce to each waiting caller every `announceFrequency` (zero: never): their place and
+    /// predicted wait when `announcePosition` / `announceHoldTime`, and whatever else the
+    /// runtime plays then (the periodic announcement).
     public var announcePosition: Bool
     public var announceHoldTime: Bool
     public var announceFrequency: Duration
@@ -200,7 +202,7 @@ public struct AgentProfile: Sendable, Equatable {
         self.maxNoAnswer = maxNoAnswer
     }
 
-    func qualifies(for skills: [SkillRequirement]) -> Bool {
+    public func qualifies(for skills: [SkillRequirement]) -> Bool {
         skills.allSatisfy { (self.skills[$0.name] ?? -1) >= $0.minimumLevel && self.skills[$0.name] != nil }
     }
 

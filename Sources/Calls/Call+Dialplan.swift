@@ -52,12 +52,15 @@ public struct QueueAnnouncements: Sendable, Equatable {
     public var holdTime: Bool
     /// Also announce right after joining (else only every `announce-frequency`).
     public var announceOnJoin: Bool
+    /// A prompt played at each announcement (`periodic-announce`).
+    public var periodicPrompt: String?
     /// The key that turns the wait into a call back (virtual hold); nil: none.
     public var callbackKey: Character?
     /// The dialplan node a `callback` overflow goes to.
     public var callbackNode: String
-    public init(position: Bool = false, holdTime: Bool = false, announceOnJoin: Bool = false, callbackKey: Character? = nil,
-                callbackNode: String = "callback-offer") {
+    public init(position: Bool = false, holdTime: Bool = false, announceOnJoin: Bool = false, periodicPrompt: String? = nil,
+                callbackKey: Character? = nil, callbackNode: String = "callback-offer") {
+        self.periodicPrompt = periodicPrompt
         self.position = position
         self.holdTime = holdTime
         self.announceOnJoin = announceOnJoin
@@ -262,9 +265,14 @@ extension Call: DialplanCall {
         if let key = settings.callbackKey {
             parts.append(zh ? "如需回电，请按\(key)。" : "To be called back instead, press \(key).")
         }
-        guard !parts.isEmpty else { return }
+        guard !parts.isEmpty || settings.periodicPrompt != nil else { return }
         rtp.stopPlayback()
-        _ = try? await say(parts.joined(separator: " "), language: language, voice: "normal", interruptible: false)
+        if !parts.isEmpty {
+            _ = try? await say(parts.joined(separator: " "), language: language, voice: "normal", interruptible: false)
+        }
+        if let prompt = settings.periodicPrompt, endCause == nil {
+            _ = try? await play([prompt], language: language, voice: "normal", interruptible: false)
+        }
         if endCause == nil { startHoldMusic(rtp) }
     }
 

@@ -257,12 +257,15 @@ public actor QueueService {
                 waiting(queue, -1)
                 if reason != .answered {
                     waiters[entry]?.yield(.left(reason: reason, overflow: overflow, waited: waited))
+                    // Moved to another queue: the wait goes on; otherwise the caller's wait is over.
+                    if case .queue = overflow {} else { finishWaiter(entry) }
                 }
             case .announce(let entry, _, let position, let wait):
                 waiters[entry]?.yield(.announce(position: position, predictedWait: wait))
             case .callbackScheduled(let entry, let queue, let number):
                 logger.info("callback scheduled", metadata: ["call": "\(entry)", "queue": "\(queue)", "number": "\(number)"])
                 waiters[entry]?.yield(.callbackScheduled(number: number))
+                finishWaiter(entry)   // the caller hangs up; the callback has no waiter
             case .callbackAbandoned(let entry, let queue, let number):
                 logger.notice("callback given up", metadata: ["call": "\(entry)", "queue": "\(queue)", "number": "\(number)"])
                 emitCallback(entry, "hotline.queue.callback-failed", ["queue": .string(queue), "number": .string(number)])

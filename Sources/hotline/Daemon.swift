@@ -24,9 +24,11 @@ import Storage
 
 enum DaemonError: Error, CustomStringConvertible {
     case invalidDialplans([String])
+    case invalidQueues([String])
     var description: String {
         switch self {
         case .invalidDialplans(let lines): return "invalid dialplans:\n" + lines.joined(separator: "\n")
+        case .invalidQueues(let lines): return "invalid queues:\n" + lines.joined(separator: "\n")
         }
     }
 }
@@ -67,6 +69,31 @@ struct Daemon {
         }
         let prompts = dialplans.current.prompts
         for warning in dialplans.current.warnings { logger.warning("\(warning)") }
+        // A queue's periodic announcement must exist in every language callers may have.
+        let missing = configuration.queues.enumerated().flatMap { index, queue -> [String] in
+            guard let prompt = queue.periodicAnnounce else { return [] }
+            return prompts.languages.filter { prompts.prompt(prompt, language: $0) == nil }.map {
+                "queues[\(index)] (\(queue.name)).periodic-announce: no prompt '\(prompt)' in language \($0)"
+            }
+        }
+        guard missing.isEmpty else {
+            for m in missing { logger.critical("\(m)") }
+            throw DaemonError.invalidQueues(missing)
+        }
+        // A caller who needs skills no agent of the queue has would wait until the timeout.
+        let profiles = configuration.agents.map(\.profile)
+        for plan in dialplans.current.dialplans.values {
+            for node in plan.nodes.values {
+                for step in node.steps {
+                    guard case .enqueue(let e) = step.verb, !e.skills.isEmpty else { continue }
+                    let needs = e.skills.compactMap { SkillRequirement(parsing: $0.value) }
+                    if !profiles.contains(where: { $0.queues[e.queue.value] != nil && $0.qualifies(for: needs) }) {
+                        logger.warning("no agent of the queue has the skills this enqueue asks for: its callers wait until they time out", metadata: [
+                            "at": "\(step.location)", "queue": "\(e.queue.value)", "skills": "\(e.skills.map(\.value))"])
+                    }
+                }
+            }
+        }
         logger.info("dialplans loaded", metadata: [
             "directory": "\(dialplanSource.directory)", "dialplans": "\(dialplans.current.dialplans.keys.sorted())",
             "languages": "\(prompts.languages)",

@@ -21,6 +21,8 @@ extension HotlineConfiguration {
         var announceHoldTime = false
         var announceOnJoin = false
         var announceFrequency = 0.0
+        /// A prompt played at each announcement (e.g. "most questions are answered at 12345.gov.cn").
+        var periodicAnnounce: String?
         var handlingTime = 180.0
         var callbackKey: String?
         var callbackNode = "callback-offer"
@@ -33,7 +35,7 @@ extension HotlineConfiguration {
             case name, strategy, timeout, ringTimeout = "ring-timeout", wrapUp = "wrapup", serviceLevel = "service-level"
             case maxLength = "max-length", joinEmpty = "join-empty", leaveWhenEmpty = "leave-when-empty", ringInUse = "ring-in-use"
             case announcePosition = "announce-position", announceHoldTime = "announce-holdtime", announceOnJoin = "announce-on-join"
-            case announceFrequency = "announce-frequency", handlingTime = "handling-time", callbackKey = "callback-key"
+            case announceFrequency = "announce-frequency", periodicAnnounce = "periodic-announce", handlingTime = "handling-time", callbackKey = "callback-key"
             case callbackNode = "callback-node", abandonCallbackAfter = "abandon-callback-after"
             case callbackAttempts = "callback-attempts", callbackRetry = "callback-retry", overflow
         }
@@ -89,6 +91,7 @@ extension HotlineConfiguration.Queue {
         announceHoldTime = try c.decodeIfPresent(Bool.self, forKey: .announceHoldTime) ?? announceHoldTime
         announceOnJoin = try c.decodeIfPresent(Bool.self, forKey: .announceOnJoin) ?? announceOnJoin
         announceFrequency = try c.decodeIfPresent(Double.self, forKey: .announceFrequency) ?? announceFrequency
+        periodicAnnounce = try c.decodeIfPresent(String.self, forKey: .periodicAnnounce)
         handlingTime = try c.decodeIfPresent(Double.self, forKey: .handlingTime) ?? handlingTime
         callbackKey = try c.decodeIfPresent(String.self, forKey: .callbackKey)
         callbackNode = try c.decodeIfPresent(String.self, forKey: .callbackNode) ?? callbackNode
@@ -111,6 +114,7 @@ extension HotlineConfiguration.Queue {
 
     var announcements: QueueAnnouncements {
         QueueAnnouncements(position: announcePosition, holdTime: announceHoldTime, announceOnJoin: announceOnJoin,
+                           periodicPrompt: periodicAnnounce,
                            callbackKey: callbackKey?.first, callbackNode: callbackNode)
     }
 

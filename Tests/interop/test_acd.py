@@ -71,8 +71,9 @@ class Feed:
         self.response.close()
 
 
-def start_seats(h, tmp_path, seats, never_answer="", talk=2.0, duration=60.0):
-    """One pjsua2 process per seat (a softphone each)."""
+def start_seats(h, tmp_path, seats, never_answer="", talk=2.0, duration=60.0, answer_after=None):
+    """One pjsua2 process per seat (a softphone each); `answer_after` maps seats to their ring
+    time before answering (default 0.3 s)."""
     procs = {}
     for seat in seats:
         ready = tmp_path / f"seat-{seat}.ready"
@@ -80,7 +81,7 @@ def start_seats(h, tmp_path, seats, never_answer="", talk=2.0, duration=60.0):
         procs[seat] = subprocess.Popen(
             [sys.executable, str(HERE / "pjsua_agents.py"), str(h.sip_port), "--seats", seat,
              "--never-answer", never_answer, "--talk", str(talk), "--duration", str(duration), "--ready-file", str(ready),
-             "--media-port", str(free_udp_range(20)[0])],
+             "--media-port", str(free_udp_range(20)[0]), "--answer-after", str((answer_after or {}).get(seat, 0.3))],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.time() + 15
     for seat, proc in procs.items():
@@ -318,3 +319,59 @@ def test_openapi_document_describes_the_queue_routes(hotline):
     for path in ["/v1/queues", "/v1/queues/{name}", "/v1/agents", "/v1/agents/{id}", "/v1/agents/{id}/login",
                  "/v1/agents/{id}/logout", "/v1/agents/{id}/state", "/v1/agents/{id}/feed", "/v1/calls/{id}/move"]:
         assert path in doc["paths"], path
+
+
+def test_bad_queue_configuration_is_refused_at_start(tmp_path):
+    """A queue or agent error stops the daemon at start with the file and the key."""
+    from conftest import HOTLINE_BIN, HOTLINE_CONFIG, REPO
+    cases = [
+        (lambda t: t.replace("strategy: longest-idle", "strategy: fastest", 1), "unknown strategy 'fastest'"),
+        (lambda t: t.replace("to: {node: all-busy}          #", "to: {queue: nowhere}          #", 1),
+         "queues[0] (general).overflow[0].to: unknown queue 'nowhere'"),
+        (lambda t: t.replace("queues: {general: 0}, skills: {elderly: 3}", "queues: {generall: 0}", 1),
+         "agents[1] (a1002).queues: unknown queue 'generall'"),
+        (lambda t: t.replace("periodic-announce: queue-tip", "periodic-announce: no-such-tip", 1),
+         "queues[0] (general).periodic-announce: no prompt 'no-such-tip' in language en-US"),
+    ]
+    for edit, message in cases:
+        config = tmp_path / "hotline.yaml"
+        text = HOTLINE_CONFIG.read_text().replace("directory: Prompts", f"directory: {REPO / 'Prompts'}") \
+            .replace("directory: Dialplans", f"directory: {REPO / 'Dialplans'}")
+        edited = edit(text)
+        assert edited != text, message
+        config.write_text(edited)
+        daemon = subprocess.run([str(HOTLINE_BIN), "serve", "--config", str(config), "--sip-address", LOCAL,
+                                 "--sip-port", str(free_port()), "--http-port", str(free_port()),
+                                 "--data-dir", str(tmp_path / "data")],
+                                capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert daemon.returncode != 0, message
+        assert message in daemon.stdout + daemon.stderr, (message, (daemon.stdout + daemon.stderr)[-2000:])
+        assert str(config) in daemon.stdout + daemon.stderr or "periodic-announce" in message, daemon.stderr[-2000:]
+
+
+def test_ringall_rings_every_ready_seat_and_cancels_the_losers(hotline_factory, tmp_path):
+    """`ringall`: one caller rings three seats at once; the first to answer (1001, after 0.3 s)
+    takes the call, the other two get CANCEL before they answer (they would after 3 s)."""
+    h = hotline_factory(rtp_range=free_udp_range(40), no_media_timeout=0,
+                        config_edit=lambda t: queue_config(t, strategy="ringall"),
+                        dialplans={"queue-test.yaml": QUEUE_PLAN})
+    seats = ["1001", "1002", "1003"]
+    procs = start_seats(h, tmp_path, seats, talk=2.0, duration=25, answer_after={"1002": 3.0, "1003": 3.0})
+    try:
+        for seat in seats:
+            h.login(f"a{seat}", seat)
+        rc, screen = run_callers(h, tmp_path, 1)
+        assert rc == 0, screen[-3000:]
+    finally:
+        result = seats_result(procs, tmp_path)
+    assert [len(result[s]["offers"]) for s in seats] == [1, 1, 1], result
+    assert [result[s]["answered"] for s in seats] == [1, 0, 0], result
+    calls = {result[s]["offers"][0]["headers"]["X-Hotline-Call-ID"] for s in seats}
+    assert len(calls) == 1, calls
+    (call,) = calls
+    events = events_by_call(h)[call]
+    offered = sorted(e["data"]["agent"] for e in events if e["type"] == "hotline.agent.offered")
+    assert offered == ["a1001", "a1002", "a1003"], offered
+    assert [e["data"]["agent"] for e in events if e["type"] == "hotline.agent.answered"] == ["a1001"]
+    for s in ("a1002", "a1003"):
+        assert h.api("GET", f"/v1/agents/{s}")[1]["state"] == "ready"
