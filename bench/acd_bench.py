@@ -34,21 +34,10 @@ INTEROP = b.REPO / "Tests" / "interop"
 WAITING = int(b.env("BENCH_ACD_WAITING", "2000"))
 SECONDS = int(b.env("BENCH_ACD_SECONDS", "30"))
 SEATS = ["1001", "1002", "1003", "1004", "1005"]
+# The seats are pjsua2 (installed in the interop venv by `make bench`'s venv step).
+SEAT_PYTHON = str(b.REPO / ".venv" / "bin" / "python") if (b.REPO / ".venv" / "bin" / "python").exists() else sys.executable
 
-QUEUE_PLAN = """\
-language: zh-CN
-languages: [zh-CN, en-US]
-timezone: Asia/Shanghai
-start: start
-nodes:
-  start:
-    - answer
-    - enqueue:
-        queue: general
-        next: left
-  left:
-    - hangup
-"""
+QUEUE_PLAN = (INTEROP / "dialplans" / "queue-test.yaml").read_text()   # enqueue at once
 
 
 def api(d, method: str, path: str, body: dict | None = None) -> dict:
@@ -142,7 +131,7 @@ def run(work: Path) -> dict:
         for seat in SEATS:
             ready = work / f"seat-{seat}.ready"
             seats.append(subprocess.Popen(
-                ["taskset", "-c", b.SIPP_CPU, sys.executable, str(INTEROP / "pjsua_agents.py"), str(d.sip_port),
+                ["taskset", "-c", b.SIPP_CPU, SEAT_PYTHON, str(INTEROP / "pjsua_agents.py"), str(d.sip_port),
                  "--seats", seat, "--answer-after", "0.1", "--talk", "1", "--duration", str(SECONDS + 400),
                  "--ready-file", str(ready), "--media-port", str(40000 + 40 * SEATS.index(seat))],
                 stdout=open(work / f"seat-{seat}.json", "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))

@@ -525,23 +525,30 @@ public struct ACD: Sendable {
         func consider(_ t: ACDInstant?) { if let t, next == nil || t < next! { next = t } }
         for agent in agents.values { if case .wrapUp(let until) = agent.state { consider(until) } }
         for offer in offers.values { consider(offer.deadline) }
-        for entry in entries.values {
-            let config = queues[entry.request.queue]!.configuration
-            consider(entry.nextAnnouncement)
-            switch entry.kind {
-            case .caller:
-                // While an offer rings, its deadline comes first (`tick` and `offerFailed`
-                // look at timeouts and overflow again once it failed): no deadline in the past.
-                guard entry.isWaiting else { continue }
-                consider(entry.joinedAt + (entry.request.timeout ?? config.timeout))
-                for (index, rule) in config.overflow.enumerated()
-                where !entry.firedRules.contains(RuleID(queue: entry.request.queue, index: index)) {
-                    // A rule to a queue that cannot take the caller now is skipped by `tick`.
-                    if case .queue(let target) = rule.target, !canAccept(target, entry: entry) { continue }
-                    if case .waited(let d) = rule.condition { consider(entry.joinedAt + d) }
+        for (name, queue) in queues {
+            let config = queue.configuration
+            // The `waited` rules, and whether a rule to another queue could apply now (`tick`
+            // skips those that cannot): the same for every caller of this queue.
+            let waitedRules: [(rule: RuleID, after: Duration)] = config.overflow.enumerated().compactMap { index, rule in
+                guard case .waited(let d) = rule.condition else { return nil }
+                if case .queue(let target) = rule.target, !canAccept(target, from: name) { return nil }
+                return (RuleID(queue: name, index: index), d)
+            }
+            for key in queue.order {
+                guard let entry = entries[key.entry] else { continue }
+                consider(entry.nextAnnouncement)
+                switch entry.kind {
+                case .caller:
+                    // While an offer rings, its deadline comes first (`tick` and `offerFailed`
+                    // look at timeouts and overflow again once it failed): no deadline in the past.
+                    guard entry.isWaiting else { continue }
+                    consider(entry.joinedAt + (entry.request.timeout ?? config.timeout))
+                    for (rule, after) in waitedRules where !entry.firedRules.contains(rule) {
+                        consider(entry.joinedAt + after)
+                    }
+                case .callback:
+                    if entry.eligibleAt > entry.joinedAt { consider(entry.eligibleAt) }
                 }
-            case .callback:
-                if entry.eligibleAt > entry.joinedAt { consider(entry.eligibleAt) }
             }
         }
         return next
@@ -878,7 +885,13 @@ public struct ACD: Sendable {
     }
 
     private func canAccept(_ queue: String, entry: Entry) -> Bool {
-        guard let q = queues[queue], queue != entry.request.queue else { return false }
+        canAccept(queue, from: entry.request.queue)
+    }
+
+    /// Whether `queue` takes a caller overflowing from `source` now (exists, other, not full,
+    /// not refusing empty joins).
+    private func canAccept(_ queue: String, from source: String) -> Bool {
+        guard let q = queues[queue], queue != source else { return false }
         if q.configuration.maxLength > 0 && q.order.count >= q.configuration.maxLength { return false }
         if !q.configuration.joinWhenEmpty && availableMembers(of: queue) == 0 { return false }
         return true

@@ -16,20 +16,7 @@ HERE = Path(__file__).parent
 SCENARIOS = HERE / "scenarios"
 
 # A line that queues straight away (the 12345 menu is tested in test_dialplan.py).
-QUEUE_PLAN = """\
-language: zh-CN
-languages: [zh-CN, en-US]
-timezone: Asia/Shanghai
-start: start
-nodes:
-  start:
-    - answer
-    - enqueue:
-        queue: general
-        next: left
-  left:
-    - hangup
-"""
+QUEUE_PLAN = (HERE / "dialplans" / "queue-test.yaml").read_text()
 
 
 def queue_config(text: str, ring_timeout: int = 4, strategy: str = "longest-idle") -> str:
