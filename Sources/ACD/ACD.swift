@@ -378,7 +378,9 @@ public struct ACD: Sendable {
     // MARK: Agents
 
     /// Logs `id` in at `seat` (ready, unless `ready` is false).
-    public mutating func login(_ id: AgentID, seat: String, ready: Bool = true, at now: ACDInstant) throws(ACDError) -> [ACDAction] {
+    /// `seatBusy`: the seat already has a call that is not from a queue (see `seatBusy(_:_:at:)`).
+    public mutating func login(_ id: AgentID, seat: String, ready: Bool = true, seatBusy: Bool = false,
+                               at now: ACDInstant) throws(ACDError) -> [ACDAction] {
         guard let agent = agents[id] else { throw .unknownAgent(id) }
         if let other = seats[seat], other != id { throw .seatTaken(seat: seat, by: other) }
         guard case .loggedOut = agent.state else {
@@ -388,6 +390,7 @@ public struct ACD: Sendable {
         }
         var actions: [ACDAction] = []
         agents[id]!.seat = seat
+        agents[id]!.seatBusy = seatBusy
         agents[id]!.idleSince = now
         agents[id]!.consecutiveNoAnswer = 0
         seats[seat] = id

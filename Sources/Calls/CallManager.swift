@@ -326,6 +326,12 @@ public final class CallManager: SIPEndpointDelegate, @unchecked Sendable {   // 
         bridgedCalls.withLockedValue { $0[call.id] = call }
         activeGauge.record(activeCallCount)
         call.onEnd { [weak self] call in self?.bridgedCallEnded(call) }
+        // Agents on a direct call are offered only calls of `ring-in-use` queues meanwhile.
+        if let queues = services.queues {
+            let seats = [user, called]
+            Task { await queues.directCall(seats: seats, started: true) }
+            call.onEnd { _ in Task { await queues.directCall(seats: seats, started: false) } }
+        }
         session.setEventHandler { [weak call] event in
             // Until the callee answers, the caller's leg is watched here (CANCEL, failures).
             switch event {

@@ -59,6 +59,8 @@ public actor QueueService {
     private let offerLatency = Timer(label: "hotline_acd_offer_seconds", preferredDisplayUnit: .seconds)
     /// Callers waiting per queue and agents per state, for `/metrics`.
     private var waitingByQueue: [String: Int] = [:]
+    /// Direct calls (between phones) per seat, for `ring-in-use`.
+    private var directCalls: [String: Int] = [:]
     private var agentsByState: [String: Int] = [:]
     /// Per queue: what waiting callers hear besides music.
     public nonisolated let announcements: [String: QueueAnnouncements]
@@ -147,7 +149,7 @@ public actor QueueService {
     public func login(_ agent: AgentID, seat: String, ready: Bool = true) async throws(ACDError) {
         guard acd.snapshot(agent: agent, at: now) != nil else { throw .unknownAgent(agent) }
         if let seatRegistered, !(await seatRegistered(seat)) { throw .seatNotRegistered(seat) }
-        apply(try acd.login(agent, seat: seat, ready: ready, at: now))
+        apply(try acd.login(agent, seat: seat, ready: ready, seatBusy: directCalls[seat] != nil, at: now))
     }
 
     public func logout(_ agent: AgentID) throws(ACDError) {
@@ -160,6 +162,15 @@ public actor QueueService {
 
     public func setNotReady(_ agent: AgentID, reason: String) throws(ACDError) {
         apply(try acd.setNotReady(agent, reason: reason, at: now))
+    }
+
+    /// A call between phones (not from a queue) started or ended at these seats.
+    public func directCall(seats: [String], started: Bool) {
+        for seat in Set(seats) {
+            let n = max(0, directCalls[seat, default: 0] + (started ? 1 : -1))
+            directCalls[seat] = n == 0 ? nil : n
+            apply(acd.seatBusy(seat, n > 0, at: now))
+        }
     }
 
     public func agent(atSeat seat: String) -> AgentID? { acd.agent(atSeat: seat) }

@@ -134,6 +134,15 @@ final class AgentStateTests: XCTestCase {
         XCTAssertEqual(acd.seatBusy(seat("a"), false, at: at(3)).onlyOffer()?.entry, "c1")
     }
 
+    func testLoginAtABusySeatWaitsForItsDirectCallToEnd() throws {
+        var acd = ACD(queues: [QueueConfiguration(name: "q")], agents: [agent("a")])
+        _ = try acd.join(join("c1"), at: at(0))
+        XCTAssertEqual(try acd.login("a", seat: seat("a"), seatBusy: true, at: at(1)).offers, [])
+        XCTAssertEqual(acd.state("a"), .ready)
+        assertNoViolations(acd, at: at(1))
+        XCTAssertEqual(acd.seatBusy(seat("a"), false, at: at(2)).onlyOffer()?.entry, "c1")
+    }
+
     // MARK: Wrap-up
 
     func testWrapUpOfOneQueueBlocksTheOthersAndEndsOnTick() throws {

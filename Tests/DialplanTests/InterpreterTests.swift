@@ -400,6 +400,54 @@ final class InterpreterTests: XCTestCase {
         XCTAssertGreaterThan(call.now.timeIntervalSince(at("2026-11-23 10:00")), 600)
     }
 
+    func testQueueOverflowGoesToItsNodeOrToNextWhenThePlanLacksIt() async throws {
+        let plan = try plan("""
+            language: zh-CN
+            languages: [zh-CN]
+            start: q
+            nodes:
+              q:
+                - enqueue: { queue: general, next: busy }
+              busy:
+                - hangup
+              robot:
+                - hangup
+            """)
+        let call = FakeCall(start: at("2026-11-23 10:00"))
+        call.state.withLockedValue { $0.queueOutcome = .overflow(node: "robot") }
+        let outcome = try await run(plan, call)
+        XCTAssertEqual(outcome, .hungUp)
+        XCTAssertEqual(call.nodes, ["q", "robot"])
+        let reason = call.state.withLockedValue { $0.events.last { $0.type == CallEventType.ivrNode }?.data["reason"] }
+        XCTAssertEqual(reason, .string("queue-overflow"))
+
+        let other = FakeCall(start: at("2026-11-23 10:00"))
+        other.state.withLockedValue { $0.queueOutcome = .overflow(node: "policy-robot") }
+        let otherOutcome = try await run(plan, other)
+        XCTAssertEqual(otherOutcome, .hungUp)
+        XCTAssertEqual(other.nodes, ["q", "busy"])
+    }
+
+    func testQueueCallbackEndsTheCall() async throws {
+        let plan = try plan("""
+            language: zh-CN
+            languages: [zh-CN]
+            start: q
+            nodes:
+              q:
+                - enqueue: { queue: general, next: busy }
+              busy:
+                - play: all-busy
+            """)
+        let call = FakeCall(start: at("2026-11-23 10:00"))
+        call.state.withLockedValue { $0.queueOutcome = .callback }
+        let outcome = try await run(plan, call)
+        XCTAssertEqual(outcome, .hungUp)
+        XCTAssertEqual(call.nodes, ["q"])
+        XCTAssertTrue(call.hungUp)
+        XCTAssertEqual(call.state.withLockedValue { $0.played.count }, 0)
+    }
+
     func testCallerHangingUpEndsTheRun() async throws {
         let call = FakeCall(start: at("2026-11-23 10:00"))
         call.hangUp(after: 3)
