@@ -65,10 +65,16 @@ public actor QueueService {
     /// Per queue: what waiting callers hear besides music.
     public nonisolated let announcements: [String: QueueAnnouncements]
     private let seatRegistered: (@Sendable (String) async -> Bool)?
+    private let sessions: AgentSessionStore?
+    /// What was last stored per agent (seat, ready, reason), so that only changes are written.
+    private var stored: [AgentID: (seat: String, ready: Bool, reason: String?)] = [:]
+    /// Store writes in order, off the actor.
+    private var storeWrites: Task<Void, Never>?
 
     public init(queues: [QueueConfiguration], agents: [AgentProfile], announcements: [String: QueueAnnouncements] = [:],
                 originator: Originator?, events: EventSink, lineNumber: String = "12345",
-                seatRegistered: (@Sendable (String) async -> Bool)? = nil, logger: Logger) {
+                seatRegistered: (@Sendable (String) async -> Bool)? = nil, sessions: AgentSessionStore? = nil, logger: Logger) {
+        self.sessions = sessions
         self.announcements = announcements
         self.seatRegistered = seatRegistered
         self.acd = ACD(queues: queues, agents: agents, seed: UInt64.random(in: 1...UInt64.max))
@@ -164,6 +170,48 @@ public actor QueueService {
         apply(try acd.setNotReady(agent, reason: reason, at: now))
     }
 
+    /// After a restart: the agents who were logged in are logged in again at their seats, not
+    /// ready (reason `node-restart`, or the reason they had), until they say ready.
+    public func restoreSessions() async {
+        guard let sessions else { return }
+        for s in await sessions.load() {
+            guard acd.snapshot(agent: s.agent, at: now) != nil else {
+                await sessions.delete(agent: s.agent)   // no longer configured
+                continue
+            }
+            do throws(ACDError) {
+                apply(try acd.login(s.agent, seat: s.seat, ready: false, seatBusy: directCalls[s.seat] != nil, at: now))
+                apply(try acd.setNotReady(s.agent, reason: s.ready ? "node-restart" : (s.reason ?? "node-restart"), at: now))
+                logger.info("agent log-in restored", metadata: ["agent": "\(s.agent)", "seat": "\(s.seat)"])
+            } catch {
+                logger.warning("agent log-in not restored", metadata: ["agent": "\(s.agent)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Keeps the store's copy of the agent's log-in (seat, ready or not and why) up to date.
+    private func persist(_ agent: AgentID, _ state: AgentState) {
+        guard let sessions else { return }
+        let entry: (seat: String, ready: Bool, reason: String?)?
+        switch state {
+        case .loggedOut: entry = nil
+        case .notReady(let reason): entry = acd.snapshot(agent: agent, at: now)?.seat.map { ($0, false, reason) }
+        case .ready, .reserved, .onCall, .wrapUp: entry = acd.snapshot(agent: agent, at: now)?.seat.map { ($0, true, nil) }
+        }
+        let old = stored[agent]
+        if old?.seat == entry?.seat && old?.ready == entry?.ready && old?.reason == entry?.reason { return }
+        stored[agent] = entry
+        let previous = storeWrites
+        storeWrites = Task {
+            await previous?.value
+            if let entry {
+                await sessions.save(agent: agent, seat: entry.seat, ready: entry.ready, reason: entry.reason)
+            } else {
+                await sessions.delete(agent: agent)
+            }
+        }
+    }
+
     /// A call between phones (not from a queue) started or ended at these seats.
     public func directCall(seats: [String], started: Bool) {
         for seat in Set(seats) {
@@ -236,7 +284,8 @@ public actor QueueService {
         feeds[agent]?.removeValue(forKey: key)
     }
 
-    public func shutdown() {
+    public func shutdown() async {
+        await storeWrites?.value
         timer?.cancel()
         for task in offerTasks.values { task.cancel() }
         for feed in feeds.values.flatMap(\.values) { feed.finish() }
@@ -482,6 +531,7 @@ public actor QueueService {
             agentSessions[agent] = (session.id, session.sequence + 1)
         }
         if case .loggedOut = to { agentSessions.removeValue(forKey: agent) }
+        persist(agent, to)
         logger.info("agent state", metadata: ["agent": "\(agent)", "from": "\(from.name)", "to": "\(to.name)", "reason": "\(reason ?? "")"])
         feed(agent, "state", stateData(to, reason: reason, agent: agent))
     }
@@ -512,6 +562,14 @@ public actor QueueService {
         let event = AgentFeedEvent(type: type, data: data)
         for s in subscribers.values { s.yield(event) }
     }
+}
+
+/// Where agents' log-ins are kept across restarts (the embedded store).
+public protocol AgentSessionStore: Sendable {
+    /// The agent is logged in at `seat`: ready, or not ready for `reason`.
+    func save(agent: AgentID, seat: String, ready: Bool, reason: String?) async
+    func delete(agent: AgentID) async
+    func load() async -> [(agent: AgentID, seat: String, ready: Bool, reason: String?)]
 }
 
 /// Agents' events (docs/events.md): their subject is the agent's login session.

@@ -132,7 +132,59 @@ public final class HotlineStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v3-agent-sessions") { db in
+            // Agents logged in at seats (docs/queues.md): restored, not ready, after a restart.
+            try db.execute(sql: """
+                CREATE TABLE agent_sessions (
+                    agent TEXT PRIMARY KEY NOT NULL,
+                    seat TEXT NOT NULL,
+                    ready INTEGER NOT NULL,
+                    reason TEXT,
+                    updated_at REAL NOT NULL
+                );
+                """)
+        }
         return migrator
+    }
+}
+
+/// An agent logged in at a seat, as kept in the store: ready, or not ready with a reason.
+public struct StoredAgentSession: Sendable, Equatable {
+    public var agent: String
+    public var seat: String
+    public var ready: Bool
+    public var reason: String?
+    public init(agent: String, seat: String, ready: Bool, reason: String?) {
+        self.agent = agent
+        self.seat = seat
+        self.ready = ready
+        self.reason = reason
+    }
+}
+
+extension HotlineStore {
+    public func saveAgentSession(_ session: StoredAgentSession) throws {
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO agent_sessions (agent, seat, ready, reason, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(agent) DO UPDATE SET seat = excluded.seat, ready = excluded.ready, reason = excluded.reason,
+                        updated_at = excluded.updated_at
+                    """,
+                arguments: [session.agent, session.seat, session.ready, session.reason, Date().timeIntervalSince1970])
+        }
+    }
+
+    public func deleteAgentSession(agent: String) throws {
+        try database.write { db in try db.execute(sql: "DELETE FROM agent_sessions WHERE agent = ?", arguments: [agent]) }
+    }
+
+    public func agentSessions() throws -> [StoredAgentSession] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT agent, seat, ready, reason FROM agent_sessions ORDER BY agent").map { row in
+                StoredAgentSession(agent: row["agent"], seat: row["seat"], ready: row["ready"], reason: row["reason"])
+            }
+        }
     }
 }
 

@@ -187,6 +187,7 @@ struct Daemon {
                 let contacts = (try? await registrar.contacts(of: seat).get()) ?? []
                 return contacts.contains { $0.reachable }
             },
+            sessions: StoredAgentSessions(store: store, logger: Logger(label: "hotline.acd")),
             logger: Logger(label: "hotline.acd"))
         let callServices = CallServices(
             originator: originator, media: media,
@@ -202,6 +203,7 @@ struct Daemon {
                 let counts = (try? await outbox.callCounts(from: caller, since: [now - 86_400, now - 7 * 86_400])) ?? [0, 0]
                 return (counts[0], counts[1])
             })
+        await queues.restoreSessions()
         endpoint.delegate = calls
         try await endpoint.start()
         registrar.start()
@@ -390,5 +392,35 @@ struct QueueServiceRunner: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await queues.shutdown()
+    }
+}
+
+
+/// Agents' log-ins in the embedded store (`agent_sessions`), for `QueueService`.
+struct StoredAgentSessions: AgentSessionStore {
+    let store: HotlineStore
+    let logger: Logger
+
+    func save(agent: String, seat: String, ready: Bool, reason: String?) async {
+        do {
+            try store.saveAgentSession(StoredAgentSession(agent: agent, seat: seat, ready: ready, reason: reason))
+        } catch {
+            logger.error("agent log-in not stored", metadata: ["agent": "\(agent)", "error": "\(error)"])
+        }
+    }
+
+    func delete(agent: String) async {
+        do { try store.deleteAgentSession(agent: agent) } catch {
+            logger.error("agent log-out not stored", metadata: ["agent": "\(agent)", "error": "\(error)"])
+        }
+    }
+
+    func load() async -> [(agent: String, seat: String, ready: Bool, reason: String?)] {
+        do {
+            return try store.agentSessions().map { ($0.agent, $0.seat, $0.ready, $0.reason) }
+        } catch {
+            logger.error("agent log-ins not read", metadata: ["error": "\(error)"])
+            return []
+        }
     }
 }

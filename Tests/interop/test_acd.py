@@ -362,3 +362,39 @@ def test_ringall_rings_every_ready_seat_and_cancels_the_losers(hotline_factory, 
     assert [e["data"]["agent"] for e in events if e["type"] == "hotline.agent.answered"] == ["a1001"]
     for s in ("a1002", "a1003"):
         assert h.api("GET", f"/v1/agents/{s}")[1]["state"] == "ready"
+
+
+def test_agent_log_ins_survive_a_restart_not_ready(request, hotline_factory, tmp_path):
+    """Agents logged in when the daemon stops are logged in again at their seats after the
+    restart, not ready (`node-restart`, or the reason they had) until they say ready."""
+    from conftest import Hotline
+    h = hotline_factory(no_media_timeout=0)
+    procs = start_seats(h, tmp_path, ["1001", "1002"], duration=12)
+    try:
+        h.login("a1001", "1001")
+        h.login("a1002", "1002")
+        assert h.api("POST", "/v1/agents/a1002/state", {"state": "not-ready", "reason": "lunch"})[0] == 200
+        assert h.stop() == 0
+        again = Hotline(tmp_path / "restarted", no_media_timeout=0)
+        i = again.args.index("--data-dir")
+        again.args[i + 1] = str(h.data_dir)
+        again.data_dir = h.data_dir
+        request.node._hotlines.append(again)
+        again.start()
+        agents = {a["id"]: a for a in again.api("GET", "/v1/agents")[1]["agents"]}
+        assert (agents["a1001"]["state"], agents["a1001"]["reason"], agents["a1001"]["seat"]) == ("not-ready", "node-restart", "1001")
+        assert (agents["a1002"]["state"], agents["a1002"]["reason"], agents["a1002"]["seat"]) == ("not-ready", "lunch", "1002")
+        assert agents["a1003"]["state"] == "logged-out"
+        # Logged out for good: not restored by the next start.
+        assert again.api("POST", "/v1/agents/a1001/logout")[0] == 200
+    finally:
+        seats_result(procs, tmp_path)
+    assert again.stop() == 0
+    third = Hotline(tmp_path / "third", no_media_timeout=0)
+    i = third.args.index("--data-dir")
+    third.args[i + 1] = str(h.data_dir)
+    third.data_dir = h.data_dir
+    request.node._hotlines.append(third)
+    third.start()
+    agents = {a["id"]: a for a in third.api("GET", "/v1/agents")[1]["agents"]}
+    assert agents["a1001"]["state"] == "logged-out" and agents["a1002"]["state"] == "not-ready", agents
