@@ -435,7 +435,9 @@ public struct ACD: Sendable {
                 agents[id]!.pending = nil   // changed their mind before the call ended
                 return []
             }
-            throw .illegalTransition(agent: id, from: agent.state.name, to: "ready", reason: "the agent is on a call")
+            let busy: String
+            if case .onCall = agent.state { busy = "the agent is on a call" } else { busy = "the agent's phone is ringing for a caller" }
+            throw .illegalTransition(agent: id, from: agent.state.name, to: "ready", reason: busy)
         case .wrapUp, .notReady:
             agents[id]!.consecutiveNoAnswer = 0
             agents[id]!.idleSince = now

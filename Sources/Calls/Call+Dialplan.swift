@@ -160,12 +160,23 @@ extension Call: DialplanCall {
                 feed.yield(.key(key))
             }
         }
+        // Hanging up while queued is an ABANDON, told before the call's `ended` event.
+        let queuedAt = ContinuousClock.now
+        let waiting = NIOLockedValueBox(true)
+        let abandoned: @Sendable () -> Void = { [weak self] in
+            guard waiting.withLockedValue({ w in defer { w = false }; return w }) else { return }
+            self?.emit(QueueEventType.left, [
+                "queue": .string(request.queue), "reason": .string(ExitReason.abandon.rawValue),
+                "waitedMs": .int((ContinuousClock.now - queuedAt).acdMilliseconds),
+            ])
+            feed.yield(.ended)
+        }
         let hungUp = state.withLockedValue { s -> Bool in
             if s.ended != nil { return true }
-            s.cancelOnEnd.append { feed.yield(.ended) }
+            s.cancelOnEnd.append(abandoned)
             return false
         }
-        if hungUp { feed.yield(.ended) }
+        if hungUp { abandoned() }
         defer {
             forward.cancel()
             keys.cancel()
@@ -175,7 +186,6 @@ extension Call: DialplanCall {
             Task { await service.callerCallEnded(id.rawValue, nextSequence: next) }
         }
         startHoldMusic(rtp)
-        let queuedAt = ContinuousClock.now
         for await wait in waits {
             switch wait {
             case .ended:
@@ -201,6 +211,13 @@ extension Call: DialplanCall {
                 case .offerEnded(let agent, let reason):
                     emit(AgentEventType.noAnswer, ["agent": .string(agent), "reason": .string(reason), "queue": .string(request.queue)])
                 case .connected(let leg, let agent):
+                    guard waiting.withLockedValue({ w in defer { w = false }; return w }) else {
+                        // The caller hung up as the agent answered: free the agent.
+                        leg.sip.hangup()
+                        leg.rtp.close(cause: .cancelled)
+                        await service.conversationEnded(agent: agent, entry: id.rawValue)
+                        continue
+                    }
                     keys.cancel()
                     rtp.stopPlayback()
                     emit(AgentEventType.answered, ["agent": .string(agent), "queue": .string(request.queue)])
@@ -217,6 +234,9 @@ extension Call: DialplanCall {
                     await service.conversationEnded(agent: agent, entry: id.rawValue)
                     return .connected
                 case .left(let reason, let overflow, let waited):
+                    if case .queue = overflow {} else {
+                        guard waiting.withLockedValue({ w in defer { w = false }; return w }) else { continue }
+                    }
                     rtp.stopPlayback()
                     var data: [String: JSONValue] = [
                         "queue": .string(request.queue), "reason": .string(reason.rawValue), "waitedMs": .int(waited.acdMilliseconds),
@@ -235,6 +255,7 @@ extension Call: DialplanCall {
                         return .left(reason: reason.rawValue)
                     }
                 case .callbackScheduled(let number):
+                    guard waiting.withLockedValue({ w in defer { w = false }; return w }) else { continue }
                     keys.cancel()
                     rtp.stopPlayback()
                     emit(QueueEventType.callbackScheduled, ["queue": .string(request.queue), "number": .string(number)])

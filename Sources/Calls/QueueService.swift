@@ -324,8 +324,13 @@ public actor QueueService {
                 waiters[entry]?.yield(.announce(position: position, predictedWait: wait))
             case .callbackScheduled(let entry, let queue, let number):
                 logger.info("callback scheduled", metadata: ["call": "\(entry)", "queue": "\(queue)", "number": "\(number)"])
-                waiters[entry]?.yield(.callbackScheduled(number: number))
-                finishWaiter(entry)   // the caller hangs up; the callback has no waiter
+                if let waiter = waiters[entry] {
+                    waiter.yield(.callbackScheduled(number: number))
+                    finishWaiter(entry)   // the caller hangs up; the callback has no waiter
+                } else {
+                    // A missed-call callback: the caller's call is over (or ending).
+                    emitCallback(entry, QueueEventType.callbackScheduled, ["queue": .string(queue), "number": .string(number)])
+                }
             case .callbackAbandoned(let entry, let queue, let number):
                 logger.notice("callback given up", metadata: ["call": "\(entry)", "queue": "\(queue)", "number": "\(number)"])
                 emitCallback(entry, "hotline.queue.callback-failed", ["queue": .string(queue), "number": .string(number)])

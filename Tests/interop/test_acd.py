@@ -398,3 +398,35 @@ def test_agent_log_ins_survive_a_restart_not_ready(request, hotline_factory, tmp
     third.start()
     agents = {a["id"]: a for a in third.api("GET", "/v1/agents")[1]["agents"]}
     assert agents["a1001"]["state"] == "logged-out" and agents["a1002"]["state"] == "not-ready", agents
+
+
+def test_overflow_to_the_robot_node_and_back_keeps_the_place(hotline_factory, tmp_path):
+    """The sample plan and queue: with no agent serving `general`, a caller who presses 0 in the
+    12345 menu overflows at once (predicted wait) to `all-busy`; pressing 2 there puts them
+    back in the queue (at their original place: see OverflowTests), and the same rule does not
+    send them away again."""
+    from test_dialplan import path, pjsua_call
+    h = hotline_factory(rtp_range=free_udp_range(40))
+    first = threading.Thread(target=lambda: pjsua_call(h, "7:1,10:0,16:2", record=30, tmp_path=tmp_path / "a"),
+                             daemon=True)
+    (tmp_path / "a").mkdir()
+    first.start()
+    time.sleep(14)   # the first caller is in all-busy now
+    status, queue = h.api("GET", "/v1/queues/general")
+    assert queue["waiting"] == 0, queue
+    time.sleep(8)    # pressed 2 at 16 s: back in the queue
+    status, queue = h.api("GET", "/v1/queues/general")
+    assert [c["position"] for c in queue["callers"]] == [1], queue
+    first.join(timeout=60)
+    calls = events_by_call(h)
+    (events,) = [evs for evs in calls.values() if any(e["type"] == "hotline.queue.joined" for e in evs)]
+    for e in events:
+        check_schema(e)
+    assert path(events)[-3:] == ["agent", "all-busy", "agent"], path(events)
+    left = [e["data"] for e in events if e["type"] == "hotline.queue.left"]
+    assert left[0]["reason"] == "OVERFLOW" and left[0]["overflow"] == "node:all-busy", left
+    assert left[-1]["reason"] == "ABANDON", left
+    joined = [e["data"] for e in events if e["type"] == "hotline.queue.joined"]
+    assert len(joined) == 2 and joined[1]["position"] == 1, joined
+    status, queue = h.api("GET", "/v1/queues/general")
+    assert queue["total"]["overflowed"] == 1 and queue["total"]["overflowedToRobot"] == 1, queue["total"]
