@@ -217,6 +217,9 @@ final class MediaPathTests: XCTestCase {
             ssrc: sr.ssrc, fractionLost: 0, cumulativeLost: 0, extendedHighestSequence: 1, jitter: 0,
             lastSenderReport: sr.ntpTimestamp.compact, delaySinceLastSenderReport: 655)   // 10 ms in 1/65536 s
         let rr = RTCPPacket.compound([.receiverReport(RTCPReceiverReport(ssrc: 0x1234_5678, reportBlocks: [block]))])
+        // At least the claimed 10 ms after the SR (it may have arrived just before the poll
+        // read it): a DLSR longer than the real round trip is discarded as bogus.
+        try await Task.sleep(for: .milliseconds(20))
         try await send(rr, to: session.localPort + 1, from: peerRTCP)
         try await Task.sleep(for: .milliseconds(100))
         let stats = try await session.readStatistics().get()
