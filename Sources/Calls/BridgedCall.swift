@@ -230,12 +230,7 @@ public final class BridgedCall: @unchecked Sendable {   // mutable state behind 
              s.answeredAt != nil)
         }
         guard let loop, let agent, answered, endCause == nil else { throw .notAnswered }
-        let role: Conference.Role
-        switch mode {
-        case .listen: role = .listener
-        case .whisper: role = .whisperer(to: agent.rtp)
-        case .barge: role = .speaker
-        }
+        let role = mode.role(agent: agent.rtp)
         let leg: Leg
         if let existing {
             leg = existing

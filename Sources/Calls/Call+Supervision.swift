@@ -12,12 +12,7 @@ extension Call {
         let (agent, existing) = state.withLockedValue { s in (s.connected, s.supervisors[supervisor]) }
         guard let agent, endCause == nil, let rtp = self.rtp else { throw .notBridged }
         guard let originator = services.originator, let media = services.media else { throw .notBridged }
-        let role: Conference.Role
-        switch mode {
-        case .listen: role = .listener
-        case .whisper: role = .whisperer(to: agent.rtp)
-        case .barge: role = .speaker
-        }
+        let role = mode.role(agent: agent.rtp)
         let leg: Leg
         if let existing {
             leg = existing

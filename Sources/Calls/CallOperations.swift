@@ -1,3 +1,4 @@
+import Media
 /// How a supervisor joins an agent's call.
 public enum MonitorMode: String, Sendable, CaseIterable {
     /// Hears both sides; nobody hears the supervisor.
@@ -6,6 +7,15 @@ public enum MonitorMode: String, Sendable, CaseIterable {
     case whisper
     /// Hears and is heard by everyone.
     case barge
+
+    /// The supervisor's place in the call's conference; `agent` is who a whisper reaches.
+    func role(agent: RTPSession) -> Conference.Role {
+        switch self {
+        case .listen: .listener
+        case .whisper: .whisperer(to: agent)
+        case .barge: .speaker
+        }
+    }
 }
 
 /// Why an operation on a live call (conference, monitor) was refused.
